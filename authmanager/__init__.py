@@ -1,0 +1,57 @@
+"""authmanager: stateful JWT authentication for FastAPI, done right.
+
+```python
+auth = AuthManager(settings=AuthSettings(), session_factory=factory, user_loader=MyUsers())
+app.include_router(auth.router, prefix="/auth")
+```
+"""
+
+from authmanager import exceptions
+from authmanager._http import install_exception_handlers
+from authmanager._manager import AuthManager
+from authmanager._models import metadata
+from authmanager._settings import AuthSettings, InsecureSettingsWarning
+from authmanager._tokens import TokenPair, TokenPayload
+from authmanager._types import ClientInfo, SessionInfo
+from authmanager.exceptions import (
+    AuthError,
+    ExpiredTokenError,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    RateLimitExceededError,
+    RevokedTokenError,
+    TokenStoreUnavailableError,
+)
+from authmanager.hooks import AuditLogHook, AuthEvent, EventName, Hook, PrometheusHook
+from authmanager.loaders import SQLAlchemyUserLoader, User, UserLoader
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuditLogHook",
+    "AuthError",
+    "AuthEvent",
+    "AuthManager",
+    "AuthSettings",
+    "ClientInfo",
+    "EventName",
+    "ExpiredTokenError",
+    "Hook",
+    "InsecureSettingsWarning",
+    "InvalidCredentialsError",
+    "InvalidTokenError",
+    "PrometheusHook",
+    "RateLimitExceededError",
+    "RevokedTokenError",
+    "SQLAlchemyUserLoader",
+    "SessionInfo",
+    "TokenPair",
+    "TokenPayload",
+    "TokenStoreUnavailableError",
+    "User",
+    "UserLoader",
+    "__version__",
+    "exceptions",
+    "install_exception_handlers",
+    "metadata",
+]

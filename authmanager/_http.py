@@ -1,0 +1,116 @@
+"""The one table from authmanager's exceptions to HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from authmanager.exceptions import (
+    AuthError,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    RateLimitExceededError,
+    Reason,
+    TokenStoreUnavailableError,
+)
+
+__all__ = ["AuthHTTPException", "error_response", "install_exception_handlers", "to_http"]
+
+logger = logging.getLogger("authmanager.http")
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    error: str
+
+
+# Reason overrides first (they refine a class), then the class table, most specific first.
+_BY_REASON: dict[Reason, _Answer] = {
+    Reason.CSRF: _Answer(403, "access_denied"),
+    Reason.INSUFFICIENT_SCOPE: _Answer(403, "insufficient_scope"),
+    Reason.VALIDATOR: _Answer(403, "access_denied"),
+    Reason.DUPLICATE_CREDENTIALS: _Answer(401, "invalid_request"),
+    Reason.MISSING: _Answer(401, "invalid_request"),
+}
+_BY_CLASS: list[tuple[type[AuthError], _Answer]] = [
+    (InvalidCredentialsError, _Answer(401, "invalid_grant")),
+    (InvalidTokenError, _Answer(401, "invalid_token")),
+    (RateLimitExceededError, _Answer(429, "slow_down")),
+    (TokenStoreUnavailableError, _Answer(503, "temporarily_unavailable")),
+    (AuthError, _Answer(401, "invalid_request")),
+]
+
+
+def _answer(exc: AuthError) -> _Answer:
+    if exc.reason in _BY_REASON:
+        return _BY_REASON[exc.reason]
+    for kind, answer in _BY_CLASS:
+        if isinstance(exc, kind):
+            return answer
+    return _Answer(401, "invalid_request")  # pragma: no cover - AuthError is last
+
+
+def _headers(exc: AuthError, answer: _Answer) -> dict[str, str]:
+    headers: dict[str, str] = {"Cache-Control": "no-store"}
+    if answer.status == 401:
+        headers["WWW-Authenticate"] = f'Bearer error="{answer.error}"' if answer.error in {
+            "invalid_token", "invalid_request"} else "Bearer"
+    elif answer.status == 403 and answer.error == "insufficient_scope":
+        headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
+    if isinstance(exc, RateLimitExceededError):
+        headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, TokenStoreUnavailableError):
+        headers["Retry-After"] = "5"
+    return headers
+
+
+class AuthHTTPException(HTTPException):
+    """An `HTTPException` that still knows the OAuth 2.0 `error` code and reason."""
+
+    def __init__(self, exc: AuthError, *, grant: bool = False) -> None:
+        answer = _answer(exc)
+        error = answer.error
+        if grant and answer.status == 401:
+            # RFC 6749 §5.2: token-endpoint failures are invalid_grant / invalid_request.
+            error = "invalid_request" if error == "invalid_request" else "invalid_grant"
+        super().__init__(answer.status, exc.message, _headers(exc, answer))
+        self.error = error
+        self.reason = str(exc.reason)
+
+
+def to_http(exc: AuthError, *, grant: bool = False) -> AuthHTTPException:
+    """Return the HTTP exception for *exc* (status, message, headers)."""
+    return AuthHTTPException(exc, grant=grant)
+
+
+def error_response(exc: HTTPException) -> JSONResponse:
+    """Render an HTTP exception as authmanager's JSON error body."""
+    body: dict[str, Any] = {"detail": exc.detail}
+    if isinstance(exc, AuthHTTPException):
+        body["error"] = exc.error
+        body["reason"] = exc.reason
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    """Answer `AuthError`s raised in the application's own routes as the router does.
+
+    After this, `raise InvalidTokenError()` (or any `AuthError`) in a route becomes
+    401 with `WWW-Authenticate: Bearer`, 403, 429 with `Retry-After`, or 503.
+    """
+
+    async def _auth_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AuthError)  # noqa: S101 - registered for AuthError only
+        return error_response(to_http(exc))
+
+    async def _auth_http(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AuthHTTPException)  # noqa: S101
+        return error_response(exc)
+
+    app.add_exception_handler(AuthError, _auth_error)
+    app.add_exception_handler(AuthHTTPException, _auth_http)

@@ -1,0 +1,118 @@
+"""LoginLimiter: failed-login and refresh limits over the `limits` library."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Any
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from authmanager._settings import AuthSettings
+from authmanager.exceptions import RateLimitExceededError, TokenStoreUnavailableError
+
+__all__ = ["LoginLimiter"]
+
+logger = logging.getLogger("authmanager.ratelimit")
+
+
+def _storage(url: str) -> Storage:
+    """Build the async storage for *url*: `memory://` or `redis://…` (redis-py)."""
+    if url.startswith("memory://"):
+        return MemoryStorage()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            return RedisStorage(url, implementation="redispy", wrap_exceptions=True)
+        except Exception as exc:  # the dependency check raises a bare ConfigurationError
+            raise ImportError(
+                "A Redis rate-limit storage needs redis: pip install 'authmanager[redis]'."
+            ) from exc
+    raise ValueError(f"Unsupported AUTH_RATE_LIMIT_STORAGE_URL scheme in {url.split(':')[0]!r}.")
+
+
+def _key(kind: str, value: str) -> str:
+    # Login names are hashed so the storage (Redis) never holds them in clear.
+    digest = hashlib.sha256(value.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{kind}:{digest[:32]}"
+
+
+class LoginLimiter:
+    """Count failed logins per client IP and per login name, and refreshes per IP.
+
+    A successful login costs nothing. The check runs before any password hashing.
+    When the storage cannot be reached, logins fail closed with
+    `TokenStoreUnavailableError`.
+    """
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self._login: RateLimitItem | None = (
+            parse(settings.login_rate_limit) if settings.login_rate_limit.strip() else None
+        )
+        self._refresh: RateLimitItem | None = (
+            parse(settings.refresh_rate_limit) if settings.refresh_rate_limit.strip() else None
+        )
+        self._storage = _storage(settings.rate_limit_storage_url)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._namespace = "authmanager"
+
+    @property
+    def enabled(self) -> bool:
+        """Whether login limiting is on."""
+        return self._login is not None
+
+    def _ids(self, ip: str | None, login: str | None) -> list[str]:
+        ids = []
+        if ip:
+            ids.append(_key("ip", ip))
+        if login:
+            ids.append(_key("login", login))
+        return ids
+
+    async def check_login(self, ip: str | None, login: str | None) -> None:
+        """Raise `RateLimitExceededError` when the IP or the login name is over the limit."""
+        if self._login is None:
+            return
+        for ident in self._ids(ip, login):
+            await self._check(self._login, "login", ident)
+
+    async def record_failure(self, ip: str | None, login: str | None) -> None:
+        """Count one failed login against the IP and the login name."""
+        if self._login is None:
+            return
+        for ident in self._ids(ip, login):
+            await self._call(self._limiter.hit, self._login, self._namespace, "login", ident)
+
+    async def hit_refresh(self, ip: str | None) -> None:
+        """Count one refresh for *ip*; raise `RateLimitExceededError` over the limit."""
+        if self._refresh is None or not ip:
+            return
+        ident = _key("ip", ip)
+        allowed = await self._call(self._limiter.hit, self._refresh, self._namespace, "refresh", ident)
+        if not allowed:
+            await self._check(self._refresh, "refresh", ident)
+            raise RateLimitExceededError(retry_after=1)
+
+    async def _check(self, item: RateLimitItem, scope: str, ident: str) -> None:
+        allowed = await self._call(self._limiter.test, item, self._namespace, scope, ident)
+        if allowed:
+            return
+        stats = await self._call(self._limiter.get_window_stats, item, self._namespace, scope, ident)
+        raise RateLimitExceededError(retry_after=int(stats.reset_time - time.time()) + 1)
+
+    async def _call(self, func: Any, *args: Any) -> Any:
+        try:
+            return await func(*args)
+        except RateLimitExceededError:
+            raise
+        except Exception as exc:
+            logger.warning("rate-limit storage unavailable: %s", type(exc).__name__)
+            raise TokenStoreUnavailableError(
+                "The rate-limit storage is unavailable; logins are refused until it returns."
+            ) from exc
+
+    async def reset(self) -> None:
+        """Forget every count (for tests and administrators)."""
+        await self._call(self._storage.reset)

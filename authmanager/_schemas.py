@@ -1,0 +1,78 @@
+"""Request and response models of the router (they shape the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ErrorBody",
+    "JWKSBody",
+    "RefreshBody",
+    "RevokedBody",
+    "SessionBody",
+    "TokenBody",
+]
+
+
+class TokenBody(BaseModel):
+    """RFC 6749 §5.1 access token response."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str | None = Field(
+        default=None, description="Present when the body refresh transport is on."
+    )
+    refresh_expires_in: int | None = Field(
+        default=None, description="Seconds until the refresh token expires (body transport)."
+    )
+
+
+class RefreshBody(BaseModel):
+    """JSON body of `/refresh` for clients that keep the refresh token themselves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=16384)
+
+
+class ErrorBody(BaseModel):
+    """An error answer: `detail` for people, `error` (RFC 6749 §5.2 / RFC 6750) for clients."""
+
+    detail: str
+    error: str | None = None
+    reason: str | None = None
+
+
+class DetailBody(BaseModel):
+    """A plain confirmation."""
+
+    detail: str
+
+
+class RevokedBody(BaseModel):
+    """Answer of `/logout-all` and `/sessions/revoke-others`."""
+
+    detail: str
+    revoked: int = Field(description="Count of tokens revoked.")
+
+
+class SessionBody(BaseModel):
+    """One active login session of the caller."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    ip_address: str | None
+    current: bool = Field(description="True for the session of the calling token.")
+
+
+class JWKSBody(BaseModel):
+    """An RFC 7517 JWK Set."""
+
+    keys: list[dict[str, str]]

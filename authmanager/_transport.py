@@ -1,0 +1,171 @@
+"""HTTP transport: bearer header, refresh cookie, client address and the CSRF check."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from functools import lru_cache
+
+from fastapi import Request, Response
+from fastapi.security import OAuth2PasswordBearer
+
+from authmanager._settings import AuthSettings
+from authmanager._types import ClientInfo
+from authmanager.exceptions import AuthError, InvalidTokenError, Reason
+
+__all__ = [
+    "BearerScheme",
+    "Transport",
+]
+
+DEVICE_HEADER = "X-Device-Id"
+
+
+class BearerScheme(OAuth2PasswordBearer):
+    """FastAPI's OAuth2 password scheme (for OpenAPI), with a stricter header reader.
+
+    Returns the token or None; refuses a request with two `Authorization` headers or
+    a malformed one. Never reads a token from the query string.
+    """
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        """Return the bearer token of *request*, or None when there is none."""
+        values = request.headers.getlist("authorization")
+        if not values:
+            return None
+        if len(values) > 1:
+            raise InvalidTokenError("Two Authorization headers were sent.",
+                                    reason=Reason.DUPLICATE_CREDENTIALS)
+        scheme, _, token = values[0].strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or " " in token:
+            raise InvalidTokenError("The Authorization header must be 'Bearer <token>'.",
+                                    reason=Reason.MALFORMED)
+        return token
+
+
+@lru_cache(maxsize=64)
+def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def _in(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+class Transport:
+    """Reads and writes the HTTP side of authentication for one manager's settings."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+        self._proxies = _networks(tuple(settings.trusted_proxies))
+        self._origins = frozenset(o.rstrip("/").lower() for o in settings.allowed_origins)
+        self.cookie_path = settings.effective_cookie_path
+
+    # --- who is calling --------------------------------------------------------------
+    def client_ip(self, request: Request) -> str | None:
+        """The client's address; `X-Forwarded-For` only behind a trusted proxy."""
+        peer = request.client.host if request.client else None
+        if peer is None or not self._proxies or not _in(peer, self._proxies):
+            return peer
+        forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        # Walk from the nearest hop: the first address not a trusted proxy is the client.
+        for hop in reversed(hops):
+            if not _in(hop, self._proxies):
+                return hop[:64]
+        return hops[0][:64] if hops else peer
+
+    def client(self, request: Request) -> ClientInfo:
+        """Return the `ClientInfo` of *request*."""
+        agent = request.headers.get("user-agent")
+        device = request.headers.get(DEVICE_HEADER)
+        return ClientInfo(
+            ip_address=self.client_ip(request),
+            user_agent=agent[:512] if agent else None,
+            device_id=device[:128] if device else None,
+        )
+
+    # --- the refresh cookie ----------------------------------------------------------
+    def _cookie_values(self, request: Request, name: str) -> list[str]:
+        values: list[str] = []
+        for header in request.headers.getlist("cookie"):
+            for part in header.split(";"):
+                key, sep, value = part.strip().partition("=")
+                if sep and key.strip() == name:
+                    values.append(value.strip().strip('"'))
+        return values
+
+    def refresh_cookie(self, request: Request) -> str | None:
+        """Return the refresh token from its cookie, or None; refuse two different ones."""
+        values = set(self._cookie_values(request, self.settings.cookie_name))
+        if len(values) > 1:
+            raise InvalidTokenError("Two refresh-token cookies were sent.",
+                                    reason=Reason.DUPLICATE_CREDENTIALS)
+        value = values.pop() if values else ""
+        return value or None
+
+    def set_refresh_cookie(self, response: Response, token: str, max_age: int) -> str:
+        """Set the refresh cookie and a fresh CSRF cookie; return the CSRF token."""
+        s = self.settings
+        response.set_cookie(
+            s.cookie_name, token, max_age=max_age, path=self.cookie_path, domain=s.cookie_domain,
+            secure=s.cookie_secure, httponly=True, samesite=s.cookie_samesite,
+        )
+        csrf = secrets.token_urlsafe(32)
+        # Readable by the page's script, which echoes it in the CSRF header.
+        response.set_cookie(
+            s.csrf_cookie_name, csrf, max_age=max_age, path="/", domain=s.cookie_domain,
+            secure=s.cookie_secure, httponly=False, samesite=s.cookie_samesite,
+        )
+        return csrf
+
+    def clear_cookies(self, response: Response) -> None:
+        """Delete the refresh and CSRF cookies."""
+        s = self.settings
+        response.delete_cookie(s.cookie_name, path=self.cookie_path, domain=s.cookie_domain,
+                               secure=s.cookie_secure, httponly=True, samesite=s.cookie_samesite)
+        response.delete_cookie(s.csrf_cookie_name, path="/", domain=s.cookie_domain,
+                               secure=s.cookie_secure, httponly=False, samesite=s.cookie_samesite)
+
+    # --- CSRF ------------------------------------------------------------------------
+    def check_origin(self, request: Request) -> None:
+        """Refuse a request a browser sent from another site (Fetch metadata, Origin)."""
+        if not self.settings.csrf_protection:
+            return
+        site = request.headers.get("sec-fetch-site", "").lower()
+        origin = request.headers.get("origin")
+        if origin is not None:
+            if not self._origin_allowed(request, origin):
+                raise _csrf("The request comes from another origin.")
+            return
+        if site == "cross-site":
+            raise _csrf("The request comes from another site.")
+
+    def _origin_allowed(self, request: Request, origin: str) -> bool:
+        origin = origin.strip().rstrip("/").lower()
+        if origin in self._origins:
+            return True
+        own = f"{request.url.scheme}://{request.url.netloc}".lower()
+        return hmac.compare_digest(origin, own)
+
+    def check_double_submit(self, request: Request) -> None:
+        """Require the CSRF header to echo the CSRF cookie (double-submit)."""
+        if not self.settings.csrf_protection:
+            return
+        cookies = set(self._cookie_values(request, self.settings.csrf_cookie_name))
+        header = request.headers.get(self.settings.csrf_header_name, "")
+        if len(cookies) != 1 or not header:
+            raise _csrf("The CSRF token is missing; send the csrf cookie's value in "
+                        f"the {self.settings.csrf_header_name} header.")
+        if not hmac.compare_digest(cookies.pop().encode(), header.encode()):
+            raise _csrf("The CSRF token does not match.")
+
+
+def _csrf(message: str) -> AuthError:
+    return AuthError(message, reason=Reason.CSRF)

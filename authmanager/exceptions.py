@@ -1,0 +1,131 @@
+"""The exceptions of authmanager.
+
+Every error the library raises on purpose is an [`AuthError`][authmanager.exceptions.AuthError].
+Finer distinctions are carried by the `reason` attribute, a stable string of
+[`Reason`][authmanager.exceptions.Reason], the same string that appears in the
+`token.rejected` event and in the logs.
+
+This module imports neither FastAPI nor SQLAlchemy, so it can be used anywhere.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "AuthError",
+    "ExpiredTokenError",
+    "InvalidCredentialsError",
+    "InvalidTokenError",
+    "RateLimitExceededError",
+    "Reason",
+    "RevokedTokenError",
+    "TokenStoreUnavailableError",
+]
+
+
+class Reason(StrEnum):
+    """Stable reason codes carried by exceptions and `token.rejected` events."""
+
+    MALFORMED = "malformed"
+    OVERSIZED = "oversized"
+    SIGNATURE = "signature"
+    ALGORITHM = "algorithm"
+    UNKNOWN_KEY = "unknown_key"
+    FORBIDDEN_HEADER = "forbidden_header"
+    MISSING_CLAIM = "missing_claim"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    ISSUED_IN_FUTURE = "issued_in_future"
+    WRONG_AUDIENCE = "wrong_audience"
+    WRONG_ISSUER = "wrong_issuer"
+    WRONG_TYPE = "wrong_type"
+    UNKNOWN_TOKEN = "unknown_token"
+    REVOKED = "revoked"
+    SESSION_REVOKED = "session_revoked"
+    SESSION_EXPIRED = "session_expired"
+    REUSED_REFRESH = "reused_refresh"
+    ROTATED_RECENTLY = "rotated_recently"
+    USER_NOT_FOUND = "user_not_found"
+    USER_INACTIVE = "user_inactive"
+    BAD_CREDENTIALS = "bad_credentials"
+    PASSWORD_TOO_LONG = "password_too_long"
+    NOT_FRESH = "not_fresh"
+    DEVICE_MISMATCH = "device_mismatch"
+    DPOP = "dpop"
+    CSRF = "csrf"
+    DUPLICATE_CREDENTIALS = "duplicate_credentials"
+    MISSING = "missing"
+    RATE_LIMITED = "rate_limited"
+    STORE_UNAVAILABLE = "store_unavailable"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    VALIDATOR = "validator"
+
+
+class AuthError(Exception):
+    """Base class of every error authmanager raises on purpose.
+
+    Attributes:
+        reason: A stable [`Reason`][authmanager.exceptions.Reason] code.
+        message: One sentence for humans; never contains a token, a password or a secret.
+    """
+
+    default_reason: Reason = Reason.MALFORMED
+    default_message: str = "Authentication failed."
+
+    def __init__(self, message: str | None = None, *, reason: Reason | None = None) -> None:
+        self.message = message or self.default_message
+        self.reason = reason or self.default_reason
+        super().__init__(self.message)
+
+
+class InvalidTokenError(AuthError):
+    """The token is malformed, forged, of the wrong type or for another audience."""
+
+    default_reason = Reason.MALFORMED
+    default_message = "The token is invalid."
+
+
+class ExpiredTokenError(InvalidTokenError):
+    """The token, or the login session it belongs to, has expired."""
+
+    default_reason = Reason.EXPIRED
+    default_message = "The token has expired."
+
+
+class RevokedTokenError(InvalidTokenError):
+    """The token, its session or every session of its user was revoked."""
+
+    default_reason = Reason.REVOKED
+    default_message = "The token has been revoked."
+
+
+class InvalidCredentialsError(AuthError):
+    """The login or the password is wrong, or the user may not log in.
+
+    The message is the same for an unknown login and a wrong password, so an
+    attacker cannot tell which logins exist.
+    """
+
+    default_reason = Reason.BAD_CREDENTIALS
+    default_message = "Incorrect login or password."
+
+
+class RateLimitExceededError(AuthError):
+    """Too many attempts; retry after `retry_after` seconds."""
+
+    default_reason = Reason.RATE_LIMITED
+    default_message = "Too many attempts; try again later."
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: int = 1, reason: Reason | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = max(1, int(retry_after))
+
+
+class TokenStoreUnavailableError(AuthError):
+    """The token store (the database) cannot be reached; nothing was let through."""
+
+    default_reason = Reason.STORE_UNAVAILABLE
+    default_message = "The authentication service is temporarily unavailable."

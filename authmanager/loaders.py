@@ -1,0 +1,125 @@
+"""User loaders: how authmanager reaches the application's users.
+
+The application owns its users. A loader is any object with the two coroutine methods
+of [`UserLoader`][authmanager.loaders.UserLoader]; `SQLAlchemyUserLoader` is a ready one
+for a SQLAlchemy model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.inspection import inspect as sa_inspect
+
+__all__ = ["SQLAlchemyUserLoader", "User", "UserLoader"]
+
+
+@runtime_checkable
+class User(Protocol):
+    """What authmanager reads from a user: `id` and `hashed_password`.
+
+    An optional `is_active` attribute that is false rejects the user at login and on
+    every protected request.
+    """
+
+    @property
+    def id(self) -> Any:  # pragma: no cover - protocol
+        """The user's id; `str(user.id)` becomes the token's `sub`."""
+        ...
+
+    @property
+    def hashed_password(self) -> str | None:  # pragma: no cover - protocol
+        """The stored password hash."""
+        ...
+
+
+UserT = TypeVar("UserT")
+UserT_co = TypeVar("UserT_co", covariant=True)
+
+
+class UserLoader(Protocol[UserT_co]):
+    """The application's user look-ups.
+
+    Both methods receive the `AsyncSession` authmanager is using, so they can share
+    its transaction; they must not commit it. They return `None` for no such user.
+    An optional `async def set_password_hash(self, session, user, new_hash) -> None`
+    lets authmanager upgrade outdated hashes at login and `change_password` work.
+    """
+
+    async def get_user(self, session: AsyncSession, user_id: str) -> UserT_co | None:  # pragma: no cover
+        """Return the user whose id, as a string, is *user_id* (every protected request)."""
+        ...
+
+    async def get_user_by_login(self, session: AsyncSession, login: str) -> UserT_co | None:  # pragma: no cover
+        """Return the user who logs in as *login* (`/login` and `authenticate`)."""
+        ...
+
+
+ModelT = TypeVar("ModelT")
+
+
+class SQLAlchemyUserLoader(Generic[ModelT]):
+    """A ready loader for a SQLAlchemy ORM user model.
+
+    Args:
+        model: The mapped class, with a single-column primary key and a
+            `hashed_password` attribute.
+        login_field: The attribute users log in with (`"email"`, `"username"`).
+        case_insensitive: Compare logins case-insensitively (lower-cased on both sides).
+
+    Example:
+        ```python
+        auth = AuthManager(settings=..., session_factory=...,
+                           user_loader=SQLAlchemyUserLoader(User, login_field="email"))
+        ```
+    """
+
+    def __init__(self, model: type[ModelT], *, login_field: str = "email",
+                 case_insensitive: bool = True) -> None:
+        mapper = sa_inspect(model)
+        primary = mapper.primary_key
+        if len(primary) != 1:
+            raise TypeError(f"{model.__name__} needs a single-column primary key.")
+        if login_field not in mapper.columns:
+            raise TypeError(f"{model.__name__} has no column {login_field!r} to log in with.")
+        self.model = model
+        self._pk = primary[0]
+        self._pk_type: Any = self._pk.type.python_type
+        self._login = mapper.columns[login_field]
+        self._case_insensitive = case_insensitive
+
+    def _convert_id(self, user_id: str) -> Any:
+        if self._pk_type is str:
+            return user_id
+        try:
+            return self._pk_type(user_id)
+        except (TypeError, ValueError):
+            return None
+
+    async def get_user(self, session: AsyncSession, user_id: str) -> ModelT | None:
+        """Return the user with this primary key, or None."""
+        key = self._convert_id(user_id)
+        if key is None:
+            return None
+        return await session.get(self.model, key)
+
+    async def get_user_by_login(self, session: AsyncSession, login: str) -> ModelT | None:
+        """Return the user whose login column equals *login*, or None."""
+        column: Any = self._login
+        if self._case_insensitive:
+            from sqlalchemy import func
+
+            query = select(self.model).where(func.lower(column) == login.strip().lower())
+        else:
+            query = select(self.model).where(column == login)
+        return (await session.execute(query)).scalars().first()
+
+    async def set_password_hash(self, session: AsyncSession, user: ModelT, new_hash: str) -> None:
+        """Store *new_hash* as the user's password hash."""
+        key = getattr(user, self._pk.key)
+        await session.execute(
+            update(self.model).where(self._pk == key).values(hashed_password=new_hash)  # type: ignore[arg-type]
+        )
+        setattr(user, "hashed_password", new_hash)  # noqa: B010 - keep the object in step
