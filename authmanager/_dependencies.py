@@ -43,7 +43,7 @@ class Dependencies:
     require_scopes: Callable[..., Callable[..., Any]]
 
 
-def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:  # noqa: C901 - one closure each
+def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
     """Build every dependency of *auth* once."""
     settings = auth.settings
     bearer = BearerScheme(
@@ -64,7 +64,8 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:  # noqa: C901 
     async def _resolve(request: Request, token: str | None, *, with_user: bool) -> tuple[Any, Any]:
         cached = getattr(request.state, key, None)
         if cached is not None and (cached[1] is not None or not with_user):
-            return cached
+            found: tuple[Any, Any] = cached
+            return found
         if token is None:
             raise to_http(InvalidTokenError("Not authenticated.", reason=Reason.MISSING))
         client = transport.client(request)
@@ -100,9 +101,12 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:  # noqa: C901 
         """The user, only if the token came from a password login within the fresh window."""
         payload, user = await _resolve(request, token, with_user=True)
         if payload.get("fresh") is not True or utcnow() - payload.iat > fresh_window:
-            raise to_http(InvalidTokenError(
-                "This action needs a recent login; re-enter your password.",
-                reason=Reason.NOT_FRESH))
+            raise to_http(
+                InvalidTokenError(
+                    "This action needs a recent login; re-enter your password.",
+                    reason=Reason.NOT_FRESH,
+                )
+            )
         return user
 
     async def refresh_token_from_cookie(request: Request) -> str:
@@ -112,8 +116,9 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:  # noqa: C901 
         except AuthError as exc:
             raise to_http(exc) from None
         if value is None:
-            raise to_http(InvalidTokenError("The refresh-token cookie is missing.",
-                                            reason=Reason.MISSING))
+            raise to_http(
+                InvalidTokenError("The refresh-token cookie is missing.", reason=Reason.MISSING)
+            )
         return value
 
     async def logout(
@@ -126,9 +131,14 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:  # noqa: C901 
             await auth.revoke_session(payload.sub, payload.sid)
         except AuthError as exc:
             raise to_http(exc) from None
-        auth._events.emit(EventName.LOGOUT, user_id=payload.sub, session_id=payload.sid,
-                          token_id=payload.jti, client_ip=client.ip_address,
-                          user_agent=client.user_agent)
+        auth._events.emit(
+            EventName.LOGOUT,
+            user_id=payload.sub,
+            session_id=payload.sid,
+            token_id=payload.jti,
+            client_ip=client.ip_address,
+            user_agent=client.user_agent,
+        )
         transport.clear_cookies(response)
         return {"detail": "Logged out."}
 
@@ -142,9 +152,15 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:  # noqa: C901 
             count = await auth.revoke_all_user_tokens(payload.sub)
         except AuthError as exc:
             raise to_http(exc) from None
-        auth._events.emit(EventName.LOGOUT_ALL, user_id=payload.sub, session_id=payload.sid,
-                          token_id=payload.jti, client_ip=client.ip_address,
-                          user_agent=client.user_agent, extra={"revoked": count})
+        auth._events.emit(
+            EventName.LOGOUT_ALL,
+            user_id=payload.sub,
+            session_id=payload.sid,
+            token_id=payload.jti,
+            client_ip=client.ip_address,
+            user_agent=client.user_agent,
+            extra={"revoked": count},
+        )
         transport.clear_cookies(response)
         return {"detail": "Logged out of every session.", "revoked": count}
 
@@ -179,18 +195,24 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:  # noqa: C901 
 
         async def check(payload: TokenPayload = Depends(token_data)) -> TokenPayload:
             if not wanted.issubset(payload.scopes):
-                raise to_http(AuthError("The token lacks a required scope.",
-                                        reason=Reason.INSUFFICIENT_SCOPE))
+                raise to_http(
+                    AuthError("The token lacks a required scope.", reason=Reason.INSUFFICIENT_SCOPE)
+                )
             return payload
 
         scope_deps[wanted] = check
         return check
 
     return Dependencies(
-        bearer=bearer, transport=transport, token_data=token_data, current_user=current_user,
-        optional_user=optional_user, fresh_user=fresh_user,
-        refresh_token_from_cookie=refresh_token_from_cookie, logout=logout, logout_all=logout_all,
-        token_validator=token_validator, require_scopes=require_scopes,
+        bearer=bearer,
+        transport=transport,
+        token_data=token_data,
+        current_user=current_user,
+        optional_user=optional_user,
+        fresh_user=fresh_user,
+        refresh_token_from_cookie=refresh_token_from_cookie,
+        logout=logout,
+        logout_all=logout_all,
+        token_validator=token_validator,
+        require_scopes=require_scopes,
     )
-
-

@@ -39,7 +39,9 @@ class HookDispatcher:
                 self._async.append(hook)  # type: ignore[arg-type]
             else:
                 self._sync.append(hook)
-        self._observers = [h for h in hooks if callable(getattr(h, "observe_verify", None))]
+        self._observers: list[Any] = [
+            h for h in hooks if callable(getattr(h, "observe_verify", None))
+        ]
         self._timeout = timeout
         self._pending: set[asyncio.Task[None]] = set()
         self._limiter = anyio.CapacityLimiter(4)
@@ -85,11 +87,15 @@ class HookDispatcher:
         calls += [self._run_sync(h, event) for h in self._sync]
         await asyncio.gather(*calls)
 
-    async def _run_async(self, hook: Callable[[AuthEvent], Awaitable[None]], event: AuthEvent) -> None:
+    async def _run_async(
+        self, hook: Callable[[AuthEvent], Awaitable[None]], event: AuthEvent
+    ) -> None:
         try:
             await asyncio.wait_for(hook(event), timeout=self._timeout)
         except TimeoutError:
-            logger.error("hook %r took longer than %.1fs on %s; abandoned", hook, self._timeout, event.name)
+            logger.error(  # noqa: TRY400 - a timeout has no useful traceback
+                "hook %r took longer than %.1fs on %s; abandoned", hook, self._timeout, event.name
+            )
         except Exception:
             logger.exception("hook %r failed on %s", hook, event.name)
 
@@ -100,6 +106,8 @@ class HookDispatcher:
                     hook, event, abandon_on_cancel=True, limiter=self._limiter
                 )
         except TimeoutError:
-            logger.error("hook %r took longer than %.1fs on %s; abandoned", hook, self._timeout, event.name)
+            logger.error(  # noqa: TRY400 - a timeout has no useful traceback
+                "hook %r took longer than %.1fs on %s; abandoned", hook, self._timeout, event.name
+            )
         except Exception:
             logger.exception("hook %r failed on %s", hook, event.name)

@@ -58,8 +58,11 @@ def _answer(exc: AuthError) -> _Answer:
 def _headers(exc: AuthError, answer: _Answer) -> dict[str, str]:
     headers: dict[str, str] = {"Cache-Control": "no-store"}
     if answer.status == 401:
-        headers["WWW-Authenticate"] = f'Bearer error="{answer.error}"' if answer.error in {
-            "invalid_token", "invalid_request"} else "Bearer"
+        headers["WWW-Authenticate"] = (
+            f'Bearer error="{answer.error}"'
+            if answer.error in {"invalid_token", "invalid_request"}
+            else "Bearer"
+        )
     elif answer.status == 403 and answer.error == "insufficient_scope":
         headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
     if isinstance(exc, RateLimitExceededError):

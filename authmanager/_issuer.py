@@ -31,7 +31,9 @@ def split_data(data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         raise ValueError('data["sub"] must be the user id as a non-empty string.')
     reserved = RESERVED_CLAIMS.intersection(data)
     if reserved:
-        raise ValueError(f"Claims {sorted(reserved)} are set by authmanager; remove them from data.")
+        raise ValueError(
+            f"Claims {sorted(reserved)} are set by authmanager; remove them from data."
+        )
     return sub, {k: v for k, v in data.items() if k != "sub"}
 
 
@@ -93,20 +95,35 @@ class Issuer:
         jti = jti or new_id()
         default = self.access_lifetime if token_type == "access" else self.refresh_lifetime
         life = min(lifetime or default, session_end - now)
-        body: dict[str, Any] = {**claims.custom, **(extra or {}), "sub": sub, "jti": jti,
-                                "sid": session_id}
+        body: dict[str, Any] = {
+            **claims.custom,
+            **(extra or {}),
+            "sub": sub,
+            "jti": jti,
+            "sid": session_id,
+        }
         # Refresh tokens are for this manager only: they always carry its own audience.
         is_access = token_type == "access"
         token = self._codec.encode(
-            body, token_type=token_type, issued_at=now, lifetime=life,
+            body,
+            token_type=token_type,
+            issued_at=now,
+            lifetime=life,
             audience=claims.audience if is_access else None,
             issuer=claims.issuer if is_access else None,
         )
         expires = now + life
-        minted.rows.append({
-            "jti": jti, "session_id": session_id, "user_id": sub, "type": token_type,
-            "issued_at": now, "expires_at": expires, "parent_jti": parent_jti,
-        })
+        minted.rows.append(
+            {
+                "jti": jti,
+                "session_id": session_id,
+                "user_id": sub,
+                "type": token_type,
+                "issued_at": now,
+                "expires_at": expires,
+                "parent_jti": parent_jti,
+            }
+        )
         if is_access:
             minted.access_token, minted.access_expires = token, expires
         else:
@@ -116,7 +133,8 @@ class Issuer:
     @staticmethod
     def pair(minted: Minted, session_id: str, now: datetime) -> TokenPair:
         """Return the `TokenPair` of an access and a refresh token minted together."""
-        assert minted.access_expires is not None and minted.refresh_expires is not None  # noqa: S101
+        assert minted.access_expires is not None  # noqa: S101
+        assert minted.refresh_expires is not None  # noqa: S101
         return TokenPair(
             access_token=minted.access_token,
             refresh_token=minted.refresh_token,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -31,8 +32,8 @@ def _int_b64(value: int) -> str:
 def public_jwk(key: _PublicKey) -> dict[str, str]:
     """Return the RFC 7517 members of a public key (without `kid`, `alg`, `use`)."""
     if isinstance(key, rsa.RSAPublicKey):
-        numbers = key.public_numbers()
-        return {"kty": "RSA", "n": _int_b64(numbers.n), "e": _int_b64(numbers.e)}
+        rsa_numbers = key.public_numbers()
+        return {"kty": "RSA", "n": _int_b64(rsa_numbers.n), "e": _int_b64(rsa_numbers.e)}
     if isinstance(key, ec.EllipticCurvePublicKey):
         numbers = key.public_numbers()
         size = (key.curve.key_size + 7) // 8
@@ -48,7 +49,11 @@ def public_jwk(key: _PublicKey) -> dict[str, str]:
 
 def thumbprint(jwk: dict[str, str]) -> str:
     """Return the RFC 7638 SHA-256 thumbprint of a public JWK, base64url-encoded."""
-    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+    required = {
+        "RSA": ("e", "kty", "n"),
+        "EC": ("crv", "kty", "x", "y"),
+        "OKP": ("crv", "kty", "x"),
+    }
     members = {name: jwk[name] for name in required[jwk["kty"]]}
     canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
     return _b64(hashlib.sha256(canonical).digest())
@@ -75,7 +80,7 @@ def _load_pem(pem: bytes, algorithm: str) -> tuple[_PrivateKey | None, _PublicKe
     except (ValueError, TypeError):
         try:
             public = serialization.load_pem_public_key(pem)
-        except (ValueError, TypeError, serialization.UnsupportedAlgorithm) as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise ValueError("A configured key is not a PEM private or public key.") from exc
         if not isinstance(public, _PublicKey):
             raise ValueError("Unsupported public key type.") from None
@@ -154,5 +159,7 @@ class KeyRing:
         keys = []
         for verifier in self._verifiers.values():
             if verifier.jwk is not None:
-                keys.append({**verifier.jwk, "kid": verifier.kid, "alg": self.algorithm, "use": "sig"})
+                keys.append(
+                    {**verifier.jwk, "kid": verifier.kid, "alg": self.algorithm, "use": "sig"}
+                )
         return {"keys": keys}

@@ -169,7 +169,11 @@ class AuthManager(Generic[UserT]):
         return self._passwords.needs_rehash(hashed)
 
     async def authenticate(
-        self, login: str, password: str, *, client: ClientInfo | None = None,
+        self,
+        login: str,
+        password: str,
+        *,
+        client: ClientInfo | None = None,
         session: AsyncSession | None = None,
     ) -> UserT:
         """Return the user whose login and password match, off the event loop.
@@ -201,10 +205,13 @@ class AuthManager(Generic[UserT]):
         hashed = getattr(user, "hashed_password", None) if user is not None else None
         if not await self._passwords.verify_async(password, hashed) or user is None:
             await self._login_failed(client, login, Reason.BAD_CREDENTIALS, ctx)
-        assert user is not None and hashed is not None  # noqa: S101 - for the type checker
+        assert user is not None  # noqa: S101 - for the type checker
+        assert hashed is not None  # noqa: S101
         user_id = str(user.id)  # type: ignore[attr-defined]
         if not _active(user):
-            await self._login_failed(client, login, Reason.USER_INACTIVE, {**ctx, "user_id": user_id})
+            await self._login_failed(
+                client, login, Reason.USER_INACTIVE, {**ctx, "user_id": user_id}
+            )
         await self._upgrade_hash(user, user_id, password, hashed, session, ctx)
         self._events.emit(EventName.LOGIN_SUCCEEDED, user_id=user_id, **ctx)
         return user
@@ -217,8 +224,13 @@ class AuthManager(Generic[UserT]):
         raise InvalidCredentialsError(reason=reason)
 
     async def _upgrade_hash(
-        self, user: UserT, user_id: str, password: str, hashed: str,
-        session: AsyncSession | None, ctx: Mapping[str, Any],
+        self,
+        user: UserT,
+        user_id: str,
+        password: str,
+        hashed: str,
+        session: AsyncSession | None,
+        ctx: Mapping[str, Any],
     ) -> None:
         setter = getattr(self._users, "set_password_hash", None)
         if setter is None or not self._passwords.needs_rehash(hashed):
@@ -229,7 +241,11 @@ class AuthManager(Generic[UserT]):
         self._events.emit(EventName.PASSWORD_REHASHED, user_id=user_id, **ctx)
 
     async def change_password(
-        self, user: UserT, new_password: str, *, keep_session_id: str | None = None,
+        self,
+        user: UserT,
+        new_password: str,
+        *,
+        keep_session_id: str | None = None,
         session: AsyncSession | None = None,
     ) -> int:
         """Store a new password hash for *user* and end every other session.
@@ -254,14 +270,23 @@ class AuthManager(Generic[UserT]):
             count = await self._store.revoke_user(
                 db, user_id, now=now, keep_session_id=keep_session_id, reason="password_changed"
             )
-        self._events.emit(EventName.LOGOUT_ALL, user_id=user_id, reason="password_changed",
-                          extra={"revoked": count})
+        self._events.emit(
+            EventName.LOGOUT_ALL,
+            user_id=user_id,
+            reason="password_changed",
+            extra={"revoked": count},
+        )
         return count
 
     # --- issuing ---------------------------------------------------------------------
     async def create_access_token(
-        self, data: Mapping[str, Any], *, audience: str | None = None, issuer: str | None = None,
-        expires_in: timedelta | None = None, session: AsyncSession | None = None,
+        self,
+        data: Mapping[str, Any],
+        *,
+        audience: str | None = None,
+        issuer: str | None = None,
+        expires_in: timedelta | None = None,
+        session: AsyncSession | None = None,
     ) -> str:
         """Issue one tracked access token, in a session of its own (no refresh token).
 
@@ -277,20 +302,39 @@ class AuthManager(Generic[UserT]):
         if life <= timedelta(0):
             raise ValueError("expires_in must be positive.")
         sid, claims, minted = new_id(), SessionClaims(custom, audience, issuer), Minted()
-        jti = self._issuer.mint(minted, token_type="access", sub=sub, session_id=sid,
-                                claims=claims, now=now, session_end=now + life, lifetime=life)
+        jti = self._issuer.mint(
+            minted,
+            token_type="access",
+            sub=sub,
+            session_id=sid,
+            claims=claims,
+            now=now,
+            session_end=now + life,
+            lifetime=life,
+        )
         async with self._store.transaction(session) as db:
             await self._store.insert_session(
-                db, id=sid, user_id=sub, created_at=now, last_used_at=now, expires_at=now + life,
-                refresh_expires_at=None, claims=claims.to_json(),
+                db,
+                id=sid,
+                user_id=sub,
+                created_at=now,
+                last_used_at=now,
+                expires_at=now + life,
+                refresh_expires_at=None,
+                claims=claims.to_json(),
             )
             await self._store.insert_tokens(db, minted.rows)
         self._events.emit(EventName.TOKEN_ISSUED, user_id=sub, session_id=sid, token_id=jti)
         return minted.access_token
 
     async def create_token_pair(
-        self, data: Mapping[str, Any], *, audience: str | None = None, issuer: str | None = None,
-        client: ClientInfo | None = None, fresh: bool = False,
+        self,
+        data: Mapping[str, Any],
+        *,
+        audience: str | None = None,
+        issuer: str | None = None,
+        client: ClientInfo | None = None,
+        fresh: bool = False,
         session: AsyncSession | None = None,
     ) -> TokenPair:
         """Start a login session: issue an access and a refresh token, in one transaction.
@@ -309,26 +353,59 @@ class AuthManager(Generic[UserT]):
         sid, claims, minted = new_id(), SessionClaims(custom, audience, issuer), Minted()
         end = now + self._issuer.session_lifetime
         extra = {"fresh": True} if fresh else None
-        access_jti = self._issuer.mint(minted, token_type="access", sub=sub, session_id=sid,
-                                       claims=claims, now=now, session_end=end, extra=extra)
-        self._issuer.mint(minted, token_type="refresh", sub=sub, session_id=sid, claims=claims,
-                          now=now, session_end=end)
+        access_jti = self._issuer.mint(
+            minted,
+            token_type="access",
+            sub=sub,
+            session_id=sid,
+            claims=claims,
+            now=now,
+            session_end=end,
+            extra=extra,
+        )
+        self._issuer.mint(
+            minted,
+            token_type="refresh",
+            sub=sub,
+            session_id=sid,
+            claims=claims,
+            now=now,
+            session_end=end,
+        )
         async with self._store.transaction(session) as db:
             await self._store.insert_session(
-                db, id=sid, user_id=sub, created_at=now, last_used_at=now, expires_at=end,
-                refresh_expires_at=minted.refresh_expires, claims=claims.to_json(),
+                db,
+                id=sid,
+                user_id=sub,
+                created_at=now,
+                last_used_at=now,
+                expires_at=end,
+                refresh_expires_at=minted.refresh_expires,
+                claims=claims.to_json(),
                 user_agent=(client.user_agent or None) and client.user_agent[:512],
-                ip_address=client.ip_address, device_id=client.device_id,
+                ip_address=client.ip_address,
+                device_id=client.device_id,
             )
             await self._store.insert_tokens(db, minted.rows)
-        self._events.emit(EventName.TOKEN_ISSUED, user_id=sub, session_id=sid, token_id=access_jti,
-                          client_ip=client.ip_address, user_agent=client.user_agent)
+        self._events.emit(
+            EventName.TOKEN_ISSUED,
+            user_id=sub,
+            session_id=sid,
+            token_id=access_jti,
+            client_ip=client.ip_address,
+            user_agent=client.user_agent,
+        )
         return self._issuer.pair(minted, sid, now)
 
     # --- verifying -------------------------------------------------------------------
     async def verify_token(
-        self, token: str, *, token_type: TokenType = "access", audience: str | None = None,
-        issuer: str | None = None, client: ClientInfo | None = None,
+        self,
+        token: str,
+        *,
+        token_type: TokenType = "access",
+        audience: str | None = None,
+        issuer: str | None = None,
+        client: ClientInfo | None = None,
         session: AsyncSession | None = None,
     ) -> TokenPayload:
         """Verify *token* completely and return its payload.
@@ -346,8 +423,9 @@ class AuthManager(Generic[UserT]):
         """
         started = time.perf_counter()
         try:
-            payload = self._codec.decode(token, token_type=token_type, audience=audience,
-                                         issuer=issuer)
+            payload = self._codec.decode(
+                token, token_type=token_type, audience=audience, issuer=issuer
+            )
             async with self._store.reading(session) as db:
                 state = await self._store.token_state(db, payload.jti)
             self._check_state(payload, state, utcnow())
@@ -358,9 +436,7 @@ class AuthManager(Generic[UserT]):
             self._events.observe_verify(time.perf_counter() - started)
         return payload
 
-    async def _verify_for_user(
-        self, token: str, client: ClientInfo
-    ) -> tuple[TokenPayload, UserT]:
+    async def _verify_for_user(self, token: str, client: ClientInfo) -> tuple[TokenPayload, UserT]:
         """Verify an access token and load its user with one session (the hot path)."""
         started = time.perf_counter()
         try:
@@ -370,10 +446,13 @@ class AuthManager(Generic[UserT]):
                 self._check_state(payload, state, utcnow())
                 user = await self._users.get_user(db, payload.sub)
             if user is None:
-                raise RevokedTokenError("The token's user no longer exists.",
-                                        reason=Reason.USER_NOT_FOUND)
+                raise RevokedTokenError(
+                    "The token's user no longer exists.", reason=Reason.USER_NOT_FOUND
+                )
             if not _active(user):
-                raise RevokedTokenError("The token's user is inactive.", reason=Reason.USER_INACTIVE)
+                raise RevokedTokenError(
+                    "The token's user is inactive.", reason=Reason.USER_INACTIVE
+                )
         except InvalidTokenError as exc:
             self._rejected(exc, token, client)
             raise
@@ -383,16 +462,22 @@ class AuthManager(Generic[UserT]):
 
     def _check_state(self, payload: TokenPayload, state: TokenState | None, now: datetime) -> None:
         if state is None:
-            raise RevokedTokenError("The token is unknown to the store.", reason=Reason.UNKNOWN_TOKEN)
-        if (state.type != payload.type or state.session_id != payload.sid
-                or state.user_id != payload.sub):
+            raise RevokedTokenError(
+                "The token is unknown to the store.", reason=Reason.UNKNOWN_TOKEN
+            )
+        if (
+            state.type != payload.type
+            or state.session_id != payload.sid
+            or state.user_id != payload.sub
+        ):
             raise InvalidTokenError("The token does not match its record.")
         if state.revoked_at is not None:
             raise RevokedTokenError()
         if not state.session_alive(now):
             if state.session_revoked_at is None and state.session_expires_at <= now:
-                raise ExpiredTokenError("The login session has expired.",
-                                        reason=Reason.SESSION_EXPIRED)
+                raise ExpiredTokenError(
+                    "The login session has expired.", reason=Reason.SESSION_EXPIRED
+                )
             raise RevokedTokenError("The login session has ended.", reason=Reason.SESSION_REVOKED)
 
     def _rejected(self, exc: AuthError, token: object, client: ClientInfo | None) -> None:
@@ -400,12 +485,20 @@ class AuthManager(Generic[UserT]):
             return
         client = client or _NO_CLIENT
         ids = _unverified_ids(token) if exc.reason not in _UNTRUSTED_IDS else {}
-        self._events.emit(EventName.TOKEN_REJECTED, reason=exc.reason, client_ip=client.ip_address,
-                          user_agent=client.user_agent, **ids)
+        self._events.emit(
+            EventName.TOKEN_REJECTED,
+            reason=exc.reason,
+            client_ip=client.ip_address,
+            user_agent=client.user_agent,
+            **ids,
+        )
 
     # --- refreshing ------------------------------------------------------------------
     async def refresh(
-        self, refresh_token: str, *, client: ClientInfo | None = None,
+        self,
+        refresh_token: str,
+        *,
+        client: ClientInfo | None = None,
         session: AsyncSession | None = None,
     ) -> TokenPair:
         """Rotate a refresh token: return a new pair in the same session.
@@ -429,7 +522,10 @@ class AuthManager(Generic[UserT]):
         return await rotate(self, refresh_token, client or _NO_CLIENT, session)
 
     async def refresh_access_token(
-        self, refresh_token: str, *, client: ClientInfo | None = None,
+        self,
+        refresh_token: str,
+        *,
+        client: ClientInfo | None = None,
         session: AsyncSession | None = None,
     ) -> str:
         """Return a new access token of the refresh token's session; the refresh token stays.
@@ -465,14 +561,20 @@ class AuthManager(Generic[UserT]):
         now = utcnow()
         async with self._store.transaction(session) as db:
             if payload.type == "refresh":
-                count = await self._store.revoke_session(db, payload.sid, now=now, reason="revoked",
-                                                         user_id=payload.sub)
+                count = await self._store.revoke_session(
+                    db, payload.sid, now=now, reason="revoked", user_id=payload.sub
+                )
                 live = count >= 0
             else:
                 live = await self._store.revoke_token(db, payload.jti, now=now, reason="revoked")
         if live:
-            self._events.emit(EventName.TOKEN_REVOKED, user_id=payload.sub, session_id=payload.sid,
-                              token_id=payload.jti, reason="revoked")
+            self._events.emit(
+                EventName.TOKEN_REVOKED,
+                user_id=payload.sub,
+                session_id=payload.sid,
+                token_id=payload.jti,
+                reason="revoked",
+            )
         return live
 
     def _decode_any(self, token: str) -> TokenPayload:
@@ -484,7 +586,10 @@ class AuthManager(Generic[UserT]):
         return self._codec.decode(token, token_type="refresh")
 
     async def revoke_all_user_tokens(
-        self, user_id: str, *, exclude_token_id: str | None = None,
+        self,
+        user_id: str,
+        *,
+        exclude_token_id: str | None = None,
         session: AsyncSession | None = None,
     ) -> int:
         """End every session of the user except the one holding token *exclude_token_id*.
@@ -501,10 +606,16 @@ class AuthManager(Generic[UserT]):
             if exclude_token_id is not None:
                 row = await self._store.get_token(db, exclude_token_id)
                 keep = row.session_id if row is not None and row.user_id == user_id else None
-            count = await self._store.revoke_user(db, str(user_id), now=now, keep_session_id=keep,
-                                                  reason="revoke_all")
-        self._events.emit(EventName.TOKEN_REVOKED, user_id=str(user_id), session_id=keep,
-                          reason="revoke_all", extra={"revoked": count})
+            count = await self._store.revoke_user(
+                db, str(user_id), now=now, keep_session_id=keep, reason="revoke_all"
+            )
+        self._events.emit(
+            EventName.TOKEN_REVOKED,
+            user_id=str(user_id),
+            session_id=keep,
+            reason="revoke_all",
+            extra={"revoked": count},
+        )
         return count
 
     async def list_sessions(
@@ -520,9 +631,12 @@ class AuthManager(Generic[UserT]):
             rows = await self._store.list_sessions(db, str(user_id), now)
         return [
             SessionInfo(
-                id=row.id, created_at=row.created_at, last_used_at=row.last_used_at,
+                id=row.id,
+                created_at=row.created_at,
+                last_used_at=row.last_used_at,
                 expires_at=min(row.expires_at, row.refresh_expires_at or row.expires_at),
-                user_agent=row.user_agent, ip_address=row.ip_address,
+                user_agent=row.user_agent,
+                ip_address=row.ip_address,
             )
             for row in rows
         ]
@@ -543,8 +657,13 @@ class AuthManager(Generic[UserT]):
             )
         if count < 0:
             return False
-        self._events.emit(EventName.SESSION_REVOKED, user_id=str(user_id), session_id=session_id,
-                          reason="session_revoked", extra={"revoked": count})
+        self._events.emit(
+            EventName.SESSION_REVOKED,
+            user_id=str(user_id),
+            session_id=session_id,
+            reason="session_revoked",
+            extra={"revoked": count},
+        )
         return True
 
     async def purge_expired(self, *, session: AsyncSession | None = None) -> int:
@@ -594,8 +713,16 @@ class AuthManager(Generic[UserT]):
         await self._events.drain()
 
 
-_UNTRUSTED_IDS = frozenset({Reason.MALFORMED, Reason.OVERSIZED, Reason.FORBIDDEN_HEADER,
-                            Reason.ALGORITHM, Reason.UNKNOWN_KEY, Reason.SIGNATURE})
+_UNTRUSTED_IDS = frozenset(
+    {
+        Reason.MALFORMED,
+        Reason.OVERSIZED,
+        Reason.FORBIDDEN_HEADER,
+        Reason.ALGORITHM,
+        Reason.UNKNOWN_KEY,
+        Reason.SIGNATURE,
+    }
+)
 
 
 def _unverified_ids(token: object) -> dict[str, str]:
@@ -604,9 +731,13 @@ def _unverified_ids(token: object) -> dict[str, str]:
 
     try:
         claims = jwt.decode(str(token), options={"verify_signature": False})
-    except Exception:  # noqa: BLE001 - best effort only; the token was refused already
+    except Exception:
         return {}
-    ids = {"user_id": claims.get("sub"), "session_id": claims.get("sid"), "token_id": claims.get("jti")}
+    ids = {
+        "user_id": claims.get("sub"),
+        "session_id": claims.get("sid"),
+        "token_id": claims.get("jti"),
+    }
     return {k: v[:64] for k, v in ids.items() if isinstance(v, str)}
 
 

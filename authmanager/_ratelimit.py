@@ -90,7 +90,9 @@ class LoginLimiter:
         if self._refresh is None or not ip:
             return
         ident = _key("ip", ip)
-        allowed = await self._call(self._limiter.hit, self._refresh, self._namespace, "refresh", ident)
+        allowed = await self._call(
+            self._limiter.hit, self._refresh, self._namespace, "refresh", ident
+        )
         if not allowed:
             await self._check(self._refresh, "refresh", ident)
             raise RateLimitExceededError(retry_after=1)
@@ -99,7 +101,9 @@ class LoginLimiter:
         allowed = await self._call(self._limiter.test, item, self._namespace, scope, ident)
         if allowed:
             return
-        stats = await self._call(self._limiter.get_window_stats, item, self._namespace, scope, ident)
+        stats = await self._call(
+            self._limiter.get_window_stats, item, self._namespace, scope, ident
+        )
         raise RateLimitExceededError(retry_after=int(stats.reset_time - time.time()) + 1)
 
     async def _call(self, func: Any, *args: Any) -> Any:

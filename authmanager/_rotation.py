@@ -51,9 +51,14 @@ async def rotate(
         auth._rejected(failure, token, client)
         raise failure
     assert pair is not None  # noqa: S101
-    auth._events.emit(EventName.TOKEN_REFRESHED, user_id=payload.sub, session_id=payload.sid,
-                      token_id=new_refresh_jti, client_ip=client.ip_address,
-                      user_agent=client.user_agent)
+    auth._events.emit(
+        EventName.TOKEN_REFRESHED,
+        user_id=payload.sub,
+        session_id=payload.sid,
+        token_id=new_refresh_jti,
+        client_ip=client.ip_address,
+        user_agent=client.user_agent,
+    )
     return pair
 
 
@@ -74,16 +79,28 @@ async def reissue_access(
         else:
             row = await _live_session(auth, db, payload, payload.sid, now)
             end = min(row.expires_at, row_token.expires_at)
-            auth._issuer.mint(minted, token_type="access", sub=payload.sub, session_id=row.id,
-                              claims=SessionClaims.from_json(row.claims), now=now, session_end=end)
+            auth._issuer.mint(
+                minted,
+                token_type="access",
+                sub=payload.sub,
+                session_id=row.id,
+                claims=SessionClaims.from_json(row.claims),
+                now=now,
+                session_end=end,
+            )
             await store.insert_tokens(db, minted.rows)
             await store.touch_session(db, row.id, now=now)
     if failure is not None:
         auth._rejected(failure, token, client)
         raise failure
-    auth._events.emit(EventName.TOKEN_REFRESHED, user_id=payload.sub, session_id=payload.sid,
-                      token_id=minted.rows[0]["jti"], client_ip=client.ip_address,
-                      user_agent=client.user_agent)
+    auth._events.emit(
+        EventName.TOKEN_REFRESHED,
+        user_id=payload.sub,
+        session_id=payload.sid,
+        token_id=minted.rows[0]["jti"],
+        client_ip=client.ip_address,
+        user_agent=client.user_agent,
+    )
     return minted.access_token
 
 
@@ -108,31 +125,57 @@ async def _live_session(
         raise RevokedTokenError("The login session has ended.", reason=Reason.SESSION_REVOKED)
     user = await auth._users.get_user(db, payload.sub)
     if user is None:
-        raise RevokedTokenError("The session's user no longer exists.", reason=Reason.USER_NOT_FOUND)
+        raise RevokedTokenError(
+            "The session's user no longer exists.", reason=Reason.USER_NOT_FOUND
+        )
     if getattr(user, "is_active", True) is False:
         raise RevokedTokenError("The session's user is inactive.", reason=Reason.USER_INACTIVE)
     return row
 
 
 async def _mint_rotation(
-    auth: AuthManager[Any], db: AsyncSession, payload: TokenPayload, row: SessionRow,
-    now: datetime, refresh_jti: str,
+    auth: AuthManager[Any],
+    db: AsyncSession,
+    payload: TokenPayload,
+    row: SessionRow,
+    now: datetime,
+    refresh_jti: str,
 ) -> TokenPair:
     claims = SessionClaims.from_json(row.claims)
     minted = Minted()
     issuer = auth._issuer
-    issuer.mint(minted, token_type="access", sub=payload.sub, session_id=row.id, claims=claims,
-                now=now, session_end=row.expires_at)
-    issuer.mint(minted, token_type="refresh", sub=payload.sub, session_id=row.id, claims=claims,
-                now=now, session_end=row.expires_at, parent_jti=payload.jti, jti=refresh_jti)
+    issuer.mint(
+        minted,
+        token_type="access",
+        sub=payload.sub,
+        session_id=row.id,
+        claims=claims,
+        now=now,
+        session_end=row.expires_at,
+    )
+    issuer.mint(
+        minted,
+        token_type="refresh",
+        sub=payload.sub,
+        session_id=row.id,
+        claims=claims,
+        now=now,
+        session_end=row.expires_at,
+        parent_jti=payload.jti,
+        jti=refresh_jti,
+    )
     await auth._store.insert_tokens(db, minted.rows)
     await auth._store.touch_session(db, row.id, now=now, refresh_expires_at=minted.refresh_expires)
     return issuer.pair(minted, row.id, now)
 
 
 async def _diagnose(
-    auth: AuthManager[Any], db: AsyncSession, payload: TokenPayload, now: datetime,
-    client: ClientInfo, row: TokenRow | None = None,
+    auth: AuthManager[Any],
+    db: AsyncSession,
+    payload: TokenPayload,
+    now: datetime,
+    client: ClientInfo,
+    row: TokenRow | None = None,
 ) -> AuthError:
     """Explain why a refresh token was not usable; end the session on a genuine reuse."""
     row = row or await auth._store.get_token(db, payload.jti)
@@ -149,9 +192,15 @@ async def _diagnose(
         )
     count = await auth._store.revoke_session(db, row.session_id, now=now, reason="reuse_detected")
     if count >= 0:
-        auth._events.emit(EventName.REFRESH_REUSE_DETECTED, user_id=row.user_id,
-                          session_id=row.session_id, token_id=row.jti, reason=Reason.REUSED_REFRESH,
-                          client_ip=client.ip_address, user_agent=client.user_agent)
+        auth._events.emit(
+            EventName.REFRESH_REUSE_DETECTED,
+            user_id=row.user_id,
+            session_id=row.session_id,
+            token_id=row.jti,
+            reason=Reason.REUSED_REFRESH,
+            client_ip=client.ip_address,
+            user_agent=client.user_agent,
+        )
     return RevokedTokenError(
         "A rotated refresh token was reused; the session has been ended.",
         reason=Reason.REUSED_REFRESH,
@@ -174,20 +223,40 @@ async def fresh_access(
     except ValueError:
         ok = False
     if not ok or user is None or getattr(user, "is_active", True) is False:
-        await auth._login_failed(client, login_key, Reason.BAD_CREDENTIALS,
-                                 {"client_ip": client.ip_address, "user_agent": client.user_agent,
-                                  "user_id": payload.sub})
+        await auth._login_failed(
+            client,
+            login_key,
+            Reason.BAD_CREDENTIALS,
+            {
+                "client_ip": client.ip_address,
+                "user_agent": client.user_agent,
+                "user_id": payload.sub,
+            },
+        )
     now = utcnow()
     minted = Minted()
     async with store.transaction() as db:
         row = await _live_session(auth, db, payload, payload.sid, now)
-        auth._issuer.mint(minted, token_type="access", sub=payload.sub, session_id=row.id,
-                          claims=SessionClaims.from_json(row.claims), now=now,
-                          session_end=row.expires_at, extra={"fresh": True})
+        auth._issuer.mint(
+            minted,
+            token_type="access",
+            sub=payload.sub,
+            session_id=row.id,
+            claims=SessionClaims.from_json(row.claims),
+            now=now,
+            session_end=row.expires_at,
+            extra={"fresh": True},
+        )
         await store.insert_tokens(db, minted.rows)
         await store.touch_session(db, row.id, now=now)
-    auth._events.emit(EventName.TOKEN_ISSUED, user_id=payload.sub, session_id=payload.sid,
-                      token_id=minted.rows[0]["jti"], client_ip=client.ip_address,
-                      user_agent=client.user_agent, reason="fresh_login")
+    auth._events.emit(
+        EventName.TOKEN_ISSUED,
+        user_id=payload.sub,
+        session_id=payload.sid,
+        token_id=minted.rows[0]["jti"],
+        client_ip=client.ip_address,
+        user_agent=client.user_agent,
+        reason="fresh_login",
+    )
     assert minted.access_expires is not None  # noqa: S101
     return minted.access_token, int((minted.access_expires - now).total_seconds())

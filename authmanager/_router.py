@@ -66,8 +66,9 @@ class LoginForm(BaseModel):
 
 
 def _malformed(message: str) -> JSONResponse:
-    return JSONResponse({"detail": message, "error": "invalid_request"}, status_code=422,
-                        headers=_NO_STORE)
+    return JSONResponse(
+        {"detail": message, "error": "invalid_request"}, status_code=422, headers=_NO_STORE
+    )
 
 
 def build_router(auth: "AuthManager[Any]") -> APIRouter:
@@ -117,16 +118,21 @@ async def _read_body_token(request: Request) -> str | None:
         try:
             return RefreshBody.model_validate(json.loads(raw)).refresh_token
         except (ValueError, ValidationError, RecursionError) as exc:
-            raise ValueError("The JSON body must be {\"refresh_token\": \"...\"}.") from exc
+            raise ValueError('The JSON body must be {"refresh_token": "..."}.') from exc
     raise ValueError("Send the refresh token as JSON, as a form, or in its cookie.")
 
 
 def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
     transport = auth._transport
 
-    @router.post("/login", name="authmanager:login", response_model=TokenBody,
-                 response_model_exclude_none=True, responses=_err(401, 403, 422, 429, 503),
-                 summary="Log in with the OAuth 2.0 password grant")
+    @router.post(
+        "/login",
+        name="authmanager:login",
+        response_model=TokenBody,
+        response_model_exclude_none=True,
+        responses=_err(401, 403, 422, 429, 503),
+        summary="Log in with the OAuth 2.0 password grant",
+    )
     async def login(
         request: Request, response: Response, form: Annotated[LoginForm, Form()]
     ) -> TokenBody:
@@ -137,16 +143,32 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
         pair = await auth.create_token_pair(claims, client=client, fresh=True)
         return _token_response(auth, pair, response)
 
-    @router.post("/refresh", name="authmanager:refresh", response_model=TokenBody,
-                 response_model_exclude_none=True, responses=_err(401, 403, 422, 429, 503),
-                 summary="Rotate the refresh token (cookie, JSON or OAuth 2.0 form)",
-                 openapi_extra={"requestBody": {"required": False, "content": {
-                     "application/json": {"schema": RefreshBody.model_json_schema()},
-                     "application/x-www-form-urlencoded": {"schema": {
-                         "type": "object",
-                         "properties": {"grant_type": {"type": "string", "enum": ["refresh_token"]},
-                                        "refresh_token": {"type": "string"}},
-                         "required": ["refresh_token"]}}}}})
+    @router.post(
+        "/refresh",
+        name="authmanager:refresh",
+        response_model=TokenBody,
+        response_model_exclude_none=True,
+        responses=_err(401, 403, 422, 429, 503),
+        summary="Rotate the refresh token (cookie, JSON or OAuth 2.0 form)",
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {"schema": RefreshBody.model_json_schema()},
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "grant_type": {"type": "string", "enum": ["refresh_token"]},
+                                "refresh_token": {"type": "string"},
+                            },
+                            "required": ["refresh_token"],
+                        }
+                    },
+                },
+            }
+        },
+    )
     async def refresh(request: Request, response: Response) -> Any:
         cookie = transport.refresh_cookie(request)
         try:
@@ -154,8 +176,9 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
         except ValueError as exc:
             return _malformed(str(exc))
         if cookie and body_token and cookie != body_token:
-            raise InvalidTokenError("Two different refresh tokens were sent.",
-                                    reason=Reason.DUPLICATE_CREDENTIALS)
+            raise InvalidTokenError(
+                "Two different refresh tokens were sent.", reason=Reason.DUPLICATE_CREDENTIALS
+            )
         token = body_token or cookie
         if token is None:
             raise InvalidTokenError("No refresh token was sent.", reason=Reason.MISSING)
@@ -165,21 +188,38 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
         pair = await auth.refresh(token, client=transport.client(request))
         return _token_response(auth, pair, response)
 
-    @router.post("/logout", name="authmanager:logout", response_model=DetailBody,
-                 responses=_err(401, 403, 503), summary="End the current session")
+    @router.post(
+        "/logout",
+        name="authmanager:logout",
+        response_model=DetailBody,
+        responses=_err(401, 403, 503),
+        summary="End the current session",
+    )
     async def logout(result: dict[str, str] = Depends(auth.logout)) -> dict[str, str]:
         return result
 
-    @router.post("/logout-all", name="authmanager:logout_all", response_model=RevokedBody,
-                 responses=_err(401, 403, 503), summary="End every session of the user")
+    @router.post(
+        "/logout-all",
+        name="authmanager:logout_all",
+        response_model=RevokedBody,
+        responses=_err(401, 403, 503),
+        summary="End every session of the user",
+    )
     async def logout_all(result: dict[str, Any] = Depends(auth.logout_all)) -> dict[str, Any]:
         return result
 
-    @router.post("/fresh", name="authmanager:fresh", response_model=TokenBody,
-                 response_model_exclude_none=True, responses=_err(401, 403, 422, 429, 503),
-                 summary="Re-enter the password for a fresh access token in this session")
+    @router.post(
+        "/fresh",
+        name="authmanager:fresh",
+        response_model=TokenBody,
+        response_model_exclude_none=True,
+        responses=_err(401, 403, 422, 429, 503),
+        summary="Re-enter the password for a fresh access token in this session",
+    )
     async def fresh(
-        request: Request, response: Response, password: Annotated[str, Form(max_length=4096)],
+        request: Request,
+        response: Response,
+        password: Annotated[str, Form(max_length=4096)],
         payload: TokenPayload = Depends(auth.token_data),
     ) -> TokenBody:
         transport.check_origin(request)
@@ -190,18 +230,35 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
 
 
 def _add_session_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
-    @router.get("/sessions", name="authmanager:sessions", response_model=list[SessionBody],
-                responses=_err(401, 503), summary="List the user's active sessions")
+    @router.get(
+        "/sessions",
+        name="authmanager:sessions",
+        response_model=list[SessionBody],
+        responses=_err(401, 503),
+        summary="List the user's active sessions",
+    )
     async def sessions(payload: TokenPayload = Depends(auth.token_data)) -> list[SessionBody]:
         found = await auth.list_sessions(payload.sub)
-        return [SessionBody(id=s.id, created_at=s.created_at, last_used_at=s.last_used_at,
-                            expires_at=s.expires_at, user_agent=s.user_agent,
-                            ip_address=s.ip_address, current=s.id == payload.sid)
-                for s in found]
+        return [
+            SessionBody(
+                id=s.id,
+                created_at=s.created_at,
+                last_used_at=s.last_used_at,
+                expires_at=s.expires_at,
+                user_agent=s.user_agent,
+                ip_address=s.ip_address,
+                current=s.id == payload.sid,
+            )
+            for s in found
+        ]
 
-    @router.delete("/sessions/{session_id}", name="authmanager:revoke_session", status_code=204,
-                   responses={**_err(401, 503), 404: {"model": ErrorBody}},
-                   summary="End one of the user's sessions")
+    @router.delete(
+        "/sessions/{session_id}",
+        name="authmanager:revoke_session",
+        status_code=204,
+        responses={**_err(401, 503), 404: {"model": ErrorBody}},
+        summary="End one of the user's sessions",
+    )
     async def revoke_session(
         session_id: Annotated[str, Field(max_length=64)],
         payload: TokenPayload = Depends(auth.token_data),
@@ -210,17 +267,25 @@ def _add_session_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
             return JSONResponse({"detail": "No such session."}, status_code=404)
         return Response(status_code=204)
 
-    @router.post("/sessions/revoke-others", name="authmanager:revoke_others",
-                 response_model=RevokedBody, responses=_err(401, 503),
-                 summary="End every session but the current one")
+    @router.post(
+        "/sessions/revoke-others",
+        name="authmanager:revoke_others",
+        response_model=RevokedBody,
+        responses=_err(401, 503),
+        summary="End every session but the current one",
+    )
     async def revoke_others(payload: TokenPayload = Depends(auth.token_data)) -> RevokedBody:
         count = await auth.revoke_all_user_tokens(payload.sub, exclude_token_id=payload.jti)
         return RevokedBody(detail="Every other session has ended.", revoked=count)
 
 
 def _add_jwks_route(router: APIRouter, auth: "AuthManager[Any]") -> None:
-    @router.get("/.well-known/jwks.json", name="authmanager:jwks", response_model=JWKSBody,
-                summary="Public keys that verify this service's tokens (RFC 7517)")
+    @router.get(
+        "/.well-known/jwks.json",
+        name="authmanager:jwks",
+        response_model=JWKSBody,
+        summary="Public keys that verify this service's tokens (RFC 7517)",
+    )
     async def jwks(response: Response) -> dict[str, Any]:
         response.headers["Cache-Control"] = "public, max-age=300"
         return auth.jwks

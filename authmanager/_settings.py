@@ -18,7 +18,7 @@ from pydantic_settings import (
 __all__ = ["DEFAULT_SECRET", "AuthSettings", "InsecureSettingsWarning"]
 
 #: The development-only default secret; refused in production, warned about elsewhere.
-DEFAULT_SECRET = "supersecret"  # noqa: S105 - the contract's documented development default
+DEFAULT_SECRET = "supersecret"
 SECRETS_DIR = Path("/run/secrets")
 HS_MIN_SECRET_BYTES = 32
 
@@ -89,19 +89,26 @@ class AuthSettings(BaseSettings):
         ),
     )
     access_token_expire_minutes: int = Field(
-        default=30, gt=0, validation_alias="JWT_ACCESS_TOKEN_EXPIRE_MINUTES",
+        default=30,
+        gt=0,
+        validation_alias="JWT_ACCESS_TOKEN_EXPIRE_MINUTES",
         description="Lifetime of an access token, in minutes.",
     )
     refresh_token_expire_days: int = Field(
-        default=7, gt=0, validation_alias="JWT_REFRESH_TOKEN_EXPIRE_DAYS",
+        default=7,
+        gt=0,
+        validation_alias="JWT_REFRESH_TOKEN_EXPIRE_DAYS",
         description="Lifetime of a refresh token, in days; each rotation starts a new one.",
     )
     session_max_age_days: int = Field(
-        default=30, gt=0, validation_alias="AUTH_SESSION_MAX_AGE_DAYS",
+        default=30,
+        gt=0,
+        validation_alias="AUTH_SESSION_MAX_AGE_DAYS",
         description="Absolute lifetime of a login session; rotation never extends it.",
     )
     audience: str | None = Field(
-        default=None, validation_alias="JWT_AUDIENCE",
+        default=None,
+        validation_alias="JWT_AUDIENCE",
         description=(
             "`aud` of issued tokens and the audience required when verifying. When unset, "
             "an audience derived from the signing key is used, so managers with different "
@@ -109,112 +116,143 @@ class AuthSettings(BaseSettings):
         ),
     )
     issuer: str | None = Field(
-        default=None, validation_alias="JWT_ISSUER",
+        default=None,
+        validation_alias="JWT_ISSUER",
         description="`iss` of issued tokens and the issuer required when verifying.",
     )
     leeway_seconds: int = Field(
-        default=10, ge=0, le=300, validation_alias="JWT_LEEWAY_SECONDS",
+        default=10,
+        ge=0,
+        le=300,
+        validation_alias="JWT_LEEWAY_SECONDS",
         description="Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.",
     )
     max_token_bytes: int = Field(
-        default=8192, ge=256, validation_alias="JWT_MAX_TOKEN_BYTES",
+        default=8192,
+        ge=256,
+        validation_alias="JWT_MAX_TOKEN_BYTES",
         description="Tokens longer than this are refused before any parsing.",
     )
     refresh_reuse_grace_seconds: int = Field(
-        default=5, ge=0, le=120, validation_alias="JWT_REFRESH_REUSE_GRACE_SECONDS",
+        default=5,
+        ge=0,
+        le=120,
+        validation_alias="JWT_REFRESH_REUSE_GRACE_SECONDS",
         description=(
             "A rotated refresh token presented again within this many seconds of its "
             "rotation is refused without ending the session (two tabs racing)."
         ),
     )
     fresh_token_minutes: int = Field(
-        default=15, ge=0, validation_alias="AUTH_FRESH_TOKEN_MINUTES",
+        default=15,
+        ge=0,
+        validation_alias="AUTH_FRESH_TOKEN_MINUTES",
         description="How long an access token minted by a password login counts as fresh.",
     )
 
     # --- production guard ------------------------------------------------------------
     production: bool = Field(
-        default=False, validation_alias="AUTH_PRODUCTION",
+        default=False,
+        validation_alias="AUTH_PRODUCTION",
         description="Refuse to start with the default secret or a weak one.",
     )
 
     # --- passwords -------------------------------------------------------------------
     password_scheme: Literal["bcrypt_sha256", "argon2"] = Field(
-        default="bcrypt_sha256", validation_alias="AUTH_PASSWORD_SCHEME",
+        default="bcrypt_sha256",
+        validation_alias="AUTH_PASSWORD_SCHEME",
         description=(
             "Hash scheme for new hashes: bcrypt with an HMAC-SHA256 pre-hash (no 72-byte "
             "truncation), or Argon2id (needs the `argon2` extra)."
         ),
     )
     bcrypt_rounds: int = Field(
-        default=12, ge=4, le=31, validation_alias="AUTH_BCRYPT_ROUNDS",
+        default=12,
+        ge=4,
+        le=31,
+        validation_alias="AUTH_BCRYPT_ROUNDS",
         description="bcrypt cost factor; hashes with a lower cost are upgraded at login.",
     )
     max_password_bytes: int = Field(
-        default=1024, ge=64, validation_alias="AUTH_MAX_PASSWORD_BYTES",
+        default=1024,
+        ge=64,
+        validation_alias="AUTH_MAX_PASSWORD_BYTES",
         description="Passwords longer than this (UTF-8 bytes) are refused before hashing.",
     )
     password_hash_workers: int | None = Field(
-        default=None, ge=1, validation_alias="AUTH_PASSWORD_HASH_WORKERS",
+        default=None,
+        ge=1,
+        validation_alias="AUTH_PASSWORD_HASH_WORKERS",
         description="Threads that hash passwords at once; default: CPU count minus one.",
     )
 
     # --- HTTP transport --------------------------------------------------------------
     route_prefix: str = Field(
-        default="/auth", validation_alias="AUTH_ROUTE_PREFIX",
+        default="/auth",
+        validation_alias="AUTH_ROUTE_PREFIX",
         description=(
             "Where the application mounts `auth.router`; used for the OAuth2 `tokenUrl` "
             "and the refresh cookie's path."
         ),
     )
     refresh_token_transport: Literal["cookie", "body", "both"] = Field(
-        default="cookie", validation_alias="AUTH_REFRESH_TOKEN_TRANSPORT",
+        default="cookie",
+        validation_alias="AUTH_REFRESH_TOKEN_TRANSPORT",
         description="Where `/login` and `/refresh` hand out the refresh token.",
     )
     cookie_name: str = Field(
-        default="refresh_token", validation_alias="AUTH_REFRESH_COOKIE_NAME",
+        default="refresh_token",
+        validation_alias="AUTH_REFRESH_COOKIE_NAME",
         description="Name of the refresh-token cookie.",
     )
     cookie_secure: bool = Field(
-        default=True, validation_alias="AUTH_COOKIE_SECURE",
+        default=True,
+        validation_alias="AUTH_COOKIE_SECURE",
         description="Mark cookies Secure; turn off only for plain-http development.",
     )
     cookie_samesite: Literal["strict", "lax", "none"] = Field(
-        default="strict", validation_alias="AUTH_COOKIE_SAMESITE",
+        default="strict",
+        validation_alias="AUTH_COOKIE_SAMESITE",
         description="SameSite attribute of the refresh cookie.",
     )
     cookie_domain: str | None = Field(
-        default=None, validation_alias="AUTH_COOKIE_DOMAIN",
+        default=None,
+        validation_alias="AUTH_COOKIE_DOMAIN",
         description="Domain attribute of the cookies; unset means host-only.",
     )
     cookie_path: str | None = Field(
-        default=None, validation_alias="AUTH_COOKIE_PATH",
+        default=None,
+        validation_alias="AUTH_COOKIE_PATH",
         description="Path attribute of the refresh cookie; default: `route_prefix`.",
     )
     csrf_protection: bool = Field(
-        default=True, validation_alias="AUTH_CSRF_PROTECTION",
+        default=True,
+        validation_alias="AUTH_CSRF_PROTECTION",
         description=(
             "Refuse cross-site requests (Origin, Sec-Fetch-Site) and require the "
             "double-submit CSRF token on requests that use the refresh cookie."
         ),
     )
     csrf_cookie_name: str = Field(
-        default="csrf_token", validation_alias="AUTH_CSRF_COOKIE_NAME",
+        default="csrf_token",
+        validation_alias="AUTH_CSRF_COOKIE_NAME",
         description="Name of the readable double-submit CSRF cookie.",
     )
     csrf_header_name: str = Field(
-        default="X-CSRF-Token", validation_alias="AUTH_CSRF_HEADER_NAME",
+        default="X-CSRF-Token",
+        validation_alias="AUTH_CSRF_HEADER_NAME",
         description="Header that must echo the CSRF cookie.",
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias="AUTH_ALLOWED_ORIGINS",
+        default_factory=list,
+        validation_alias="AUTH_ALLOWED_ORIGINS",
         description=(
-            "Origins allowed to call the cookie routes besides the server's own; "
-            "comma-separated."
+            "Origins allowed to call the cookie routes besides the server's own; comma-separated."
         ),
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias="AUTH_TRUSTED_PROXIES",
+        default_factory=list,
+        validation_alias="AUTH_TRUSTED_PROXIES",
         description=(
             "Addresses or networks of reverse proxies whose `X-Forwarded-For` is "
             "believed; empty means the header is ignored."
@@ -223,25 +261,31 @@ class AuthSettings(BaseSettings):
 
     # --- rate limits -----------------------------------------------------------------
     login_rate_limit: str = Field(
-        default="5/15 minutes", validation_alias="AUTH_LOGIN_RATE_LIMIT",
+        default="5/15 minutes",
+        validation_alias="AUTH_LOGIN_RATE_LIMIT",
         description="Failed logins allowed per client IP and per login name; empty: off.",
     )
     refresh_rate_limit: str = Field(
-        default="60/minute", validation_alias="AUTH_REFRESH_RATE_LIMIT",
+        default="60/minute",
+        validation_alias="AUTH_REFRESH_RATE_LIMIT",
         description="Refresh attempts allowed per client IP; empty: off.",
     )
     rate_limit_storage_url: str = Field(
-        default="memory://", validation_alias="AUTH_RATE_LIMIT_STORAGE_URL",
+        default="memory://",
+        validation_alias="AUTH_RATE_LIMIT_STORAGE_URL",
         description="`limits` storage: `memory://`, or `redis://host:6379/0` for many workers.",
     )
 
     # --- operations ------------------------------------------------------------------
     hook_timeout_seconds: float = Field(
-        default=2.0, gt=0, validation_alias="AUTH_HOOK_TIMEOUT_SECONDS",
+        default=2.0,
+        gt=0,
+        validation_alias="AUTH_HOOK_TIMEOUT_SECONDS",
         description="A hook still running after this long is abandoned and logged.",
     )
     sqlite_pragmas: bool = Field(
-        default=True, validation_alias="AUTH_SQLITE_PRAGMAS",
+        default=True,
+        validation_alias="AUTH_SQLITE_PRAGMAS",
         description=(
             "On a SQLite engine, set WAL journal, synchronous=NORMAL, a busy timeout and "
             "foreign keys on each new connection."

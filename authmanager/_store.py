@@ -52,8 +52,13 @@ class TokenState:
     def session_alive(self, now: datetime) -> bool:
         """Return whether the session is neither revoked, expired, nor cut by revoke-all."""
         return _alive(
-            self.session_id, self.session_revoked_at, self.session_expires_at,
-            self.session_created_at, self.revoked_before, self.kept_session_id, now,
+            self.session_id,
+            self.session_revoked_at,
+            self.session_expires_at,
+            self.session_created_at,
+            self.revoked_before,
+            self.kept_session_id,
+            now,
         )
 
 
@@ -78,8 +83,13 @@ class SessionRow:
     def alive(self, now: datetime) -> bool:
         """Return whether the session may still be used."""
         return _alive(
-            self.id, self.revoked_at, self.expires_at, self.created_at,
-            self.revoked_before, self.kept_session_id, now,
+            self.id,
+            self.revoked_at,
+            self.expires_at,
+            self.created_at,
+            self.revoked_before,
+            self.kept_session_id,
+            now,
         )
 
 
@@ -116,10 +126,17 @@ def _alive(
 
 _STATE_QUERY = (
     select(
-        tokens.c.type, tokens.c.user_id, tokens.c.session_id, tokens.c.revoked_at,
-        sessions.c.revoked_at, sessions.c.expires_at, sessions.c.created_at,
-        user_state.c.revoked_before, user_state.c.kept_session_id,
-        sessions.c.fresh_until, sessions.c.device_id,
+        tokens.c.type,
+        tokens.c.user_id,
+        tokens.c.session_id,
+        tokens.c.revoked_at,
+        sessions.c.revoked_at,
+        sessions.c.expires_at,
+        sessions.c.created_at,
+        user_state.c.revoked_before,
+        user_state.c.kept_session_id,
+        sessions.c.fresh_until,
+        sessions.c.device_id,
     )
     .select_from(tokens)
     .join(sessions, sessions.c.id == tokens.c.session_id)
@@ -127,20 +144,36 @@ _STATE_QUERY = (
 )
 
 _SESSION_QUERY = select(
-    sessions.c.id, sessions.c.user_id, sessions.c.created_at, sessions.c.last_used_at,
-    sessions.c.expires_at, sessions.c.refresh_expires_at, sessions.c.revoked_at,
-    sessions.c.user_agent, sessions.c.ip_address, sessions.c.device_id, sessions.c.claims,
-    user_state.c.revoked_before, user_state.c.kept_session_id,
+    sessions.c.id,
+    sessions.c.user_id,
+    sessions.c.created_at,
+    sessions.c.last_used_at,
+    sessions.c.expires_at,
+    sessions.c.refresh_expires_at,
+    sessions.c.revoked_at,
+    sessions.c.user_agent,
+    sessions.c.ip_address,
+    sessions.c.device_id,
+    sessions.c.claims,
+    user_state.c.revoked_before,
+    user_state.c.kept_session_id,
 ).select_from(sessions.outerjoin(user_state, user_state.c.user_id == sessions.c.user_id))
 
 
 def _session_row(row: Any) -> SessionRow:
     return SessionRow(
-        id=row.id, user_id=row.user_id, created_at=as_utc(row.created_at),
-        last_used_at=as_utc(row.last_used_at), expires_at=as_utc(row.expires_at),
-        refresh_expires_at=_opt(row.refresh_expires_at), revoked_at=_opt(row.revoked_at),
-        user_agent=row.user_agent, ip_address=row.ip_address, device_id=row.device_id,
-        claims=dict(row.claims or {}), revoked_before=_opt(row.revoked_before),
+        id=row.id,
+        user_id=row.user_id,
+        created_at=as_utc(row.created_at),
+        last_used_at=as_utc(row.last_used_at),
+        expires_at=as_utc(row.expires_at),
+        refresh_expires_at=_opt(row.refresh_expires_at),
+        revoked_at=_opt(row.revoked_at),
+        user_agent=row.user_agent,
+        ip_address=row.ip_address,
+        device_id=row.device_id,
+        claims=dict(row.claims or {}),
+        revoked_before=_opt(row.revoked_before),
         kept_session_id=row.kept_session_id,
     )
 
@@ -192,8 +225,13 @@ class TokenStore:
         await db.execute(insert(tokens), list(rows))
 
     async def touch_session(
-        self, db: AsyncSession, session_id: str, *, now: datetime,
-        refresh_expires_at: datetime | None = None, fresh_until: datetime | None = None,
+        self,
+        db: AsyncSession,
+        session_id: str,
+        *,
+        now: datetime,
+        refresh_expires_at: datetime | None = None,
+        fresh_until: datetime | None = None,
     ) -> None:
         """Record use of the session (on refresh), and its new refresh expiry."""
         values: dict[str, Any] = {"last_used_at": now}
@@ -210,10 +248,17 @@ class TokenStore:
         if row is None:
             return None
         return TokenState(
-            type=row[0], user_id=row[1], session_id=row[2], revoked_at=_opt(row[3]),
-            session_revoked_at=_opt(row[4]), session_expires_at=as_utc(row[5]),
-            session_created_at=as_utc(row[6]), revoked_before=_opt(row[7]),
-            kept_session_id=row[8], fresh_until=_opt(row[9]), device_id=row[10],
+            type=row[0],
+            user_id=row[1],
+            session_id=row[2],
+            revoked_at=_opt(row[3]),
+            session_revoked_at=_opt(row[4]),
+            session_expires_at=as_utc(row[5]),
+            session_created_at=as_utc(row[6]),
+            revoked_before=_opt(row[7]),
+            kept_session_id=row[8],
+            fresh_until=_opt(row[9]),
+            device_id=row[10],
         )
 
     async def get_token(self, db: AsyncSession, jti: str) -> TokenRow | None:
@@ -221,16 +266,25 @@ class TokenStore:
         row = (
             await db.execute(
                 select(
-                    tokens.c.jti, tokens.c.session_id, tokens.c.user_id, tokens.c.type,
-                    tokens.c.expires_at, tokens.c.revoked_at, tokens.c.revoke_reason,
+                    tokens.c.jti,
+                    tokens.c.session_id,
+                    tokens.c.user_id,
+                    tokens.c.type,
+                    tokens.c.expires_at,
+                    tokens.c.revoked_at,
+                    tokens.c.revoke_reason,
                 ).where(tokens.c.jti == jti)
             )
         ).first()
         if row is None:
             return None
         return TokenRow(
-            jti=row.jti, session_id=row.session_id, user_id=row.user_id, type=row.type,
-            expires_at=as_utc(row.expires_at), revoked_at=_opt(row.revoked_at),
+            jti=row.jti,
+            session_id=row.session_id,
+            user_id=row.user_id,
+            type=row.type,
+            expires_at=as_utc(row.expires_at),
+            revoked_at=_opt(row.revoked_at),
             revoke_reason=row.revoke_reason,
         )
 
@@ -239,7 +293,9 @@ class TokenStore:
         row = (await db.execute(_SESSION_QUERY.where(sessions.c.id == session_id))).first()
         return None if row is None else _session_row(row)
 
-    async def list_sessions(self, db: AsyncSession, user_id: str, now: datetime) -> list[SessionRow]:
+    async def list_sessions(
+        self, db: AsyncSession, user_id: str, now: datetime
+    ) -> list[SessionRow]:
         """Return the user's login sessions that are still usable, newest first."""
         query = _SESSION_QUERY.where(
             sessions.c.user_id == user_id,
@@ -270,7 +326,8 @@ class TokenStore:
             .values(revoked_at=now, revoke_reason="rotated", replaced_by=replaced_by)
             .returning(tokens.c.session_id)
         )
-        return (await db.execute(statement)).scalar_one_or_none()
+        session_id: str | None = (await db.execute(statement)).scalar_one_or_none()
+        return session_id
 
     # --- revocation ------------------------------------------------------------------
     async def revoke_token(self, db: AsyncSession, jti: str, *, now: datetime, reason: str) -> bool:
@@ -283,7 +340,12 @@ class TokenStore:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def revoke_session(
-        self, db: AsyncSession, session_id: str, *, now: datetime, reason: str,
+        self,
+        db: AsyncSession,
+        session_id: str,
+        *,
+        now: datetime,
+        reason: str,
         user_id: str | None = None,
     ) -> int:
         """End one session and its tokens; return the count of tokens revoked (-1: none).
@@ -306,7 +368,12 @@ class TokenStore:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def revoke_user(
-        self, db: AsyncSession, user_id: str, *, now: datetime, keep_session_id: str | None,
+        self,
+        db: AsyncSession,
+        user_id: str,
+        *,
+        now: datetime,
+        keep_session_id: str | None,
         reason: str,
     ) -> int:
         """End every session of the user except *keep_session_id*; return tokens revoked.
@@ -347,7 +414,7 @@ class TokenStore:
 
     # --- maintenance -----------------------------------------------------------------
     async def purge(self, db: AsyncSession, *, now: datetime) -> int:
-        """Delete expired token rows, then sessions that have nothing left; return tokens deleted."""
+        """Delete expired token rows, then sessions left with nothing; return tokens deleted."""
         dead_sessions = select(sessions.c.id).where(sessions.c.expires_at <= now)
         result = await db.execute(
             delete(tokens).where(

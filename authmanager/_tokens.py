@@ -51,8 +51,14 @@ class TokenPair:
     token_type: str = "bearer"
 
     def __getitem__(self, key: str) -> str | int:
-        if key not in {"access_token", "refresh_token", "token_type", "expires_in",
-                       "refresh_expires_in", "session_id"}:
+        if key not in {
+            "access_token",
+            "refresh_token",
+            "token_type",
+            "expires_in",
+            "refresh_expires_in",
+            "session_id",
+        }:
             raise KeyError(key)
         value: str | int = getattr(self, key)
         return value
@@ -204,7 +210,9 @@ class TokenCodec:
             raise InvalidTokenError(
                 f"An {token_type} token was expected.", reason=Reason.WRONG_TYPE
             )
-        if not all(isinstance(claims[name], str) and claims[name] for name in ("sub", "jti", "sid")):
+        if not all(
+            isinstance(claims[name], str) and claims[name] for name in ("sub", "jti", "sid")
+        ):
             raise InvalidTokenError("The token's identifiers are malformed.")
         if not (_is_claim_int(claims["exp"]) and _is_claim_int(claims["iat"])):
             raise InvalidTokenError("The token's times are malformed.")

@@ -35,18 +35,22 @@ class BearerScheme(OAuth2PasswordBearer):
         if not values:
             return None
         if len(values) > 1:
-            raise InvalidTokenError("Two Authorization headers were sent.",
-                                    reason=Reason.DUPLICATE_CREDENTIALS)
+            raise InvalidTokenError(
+                "Two Authorization headers were sent.", reason=Reason.DUPLICATE_CREDENTIALS
+            )
         scheme, _, token = values[0].strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or " " in token:
-            raise InvalidTokenError("The Authorization header must be 'Bearer <token>'.",
-                                    reason=Reason.MALFORMED)
+            raise InvalidTokenError(
+                "The Authorization header must be 'Bearer <token>'.", reason=Reason.MALFORMED
+            )
         return token
 
 
 @lru_cache(maxsize=64)
-def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def _networks(
+    proxies: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
 
 
@@ -105,8 +109,9 @@ class Transport:
         """Return the refresh token from its cookie, or None; refuse two different ones."""
         values = set(self._cookie_values(request, self.settings.cookie_name))
         if len(values) > 1:
-            raise InvalidTokenError("Two refresh-token cookies were sent.",
-                                    reason=Reason.DUPLICATE_CREDENTIALS)
+            raise InvalidTokenError(
+                "Two refresh-token cookies were sent.", reason=Reason.DUPLICATE_CREDENTIALS
+            )
         value = values.pop() if values else ""
         return value or None
 
@@ -114,24 +119,48 @@ class Transport:
         """Set the refresh cookie and a fresh CSRF cookie; return the CSRF token."""
         s = self.settings
         response.set_cookie(
-            s.cookie_name, token, max_age=max_age, path=self.cookie_path, domain=s.cookie_domain,
-            secure=s.cookie_secure, httponly=True, samesite=s.cookie_samesite,
+            s.cookie_name,
+            token,
+            max_age=max_age,
+            path=self.cookie_path,
+            domain=s.cookie_domain,
+            secure=s.cookie_secure,
+            httponly=True,
+            samesite=s.cookie_samesite,
         )
         csrf = secrets.token_urlsafe(32)
         # Readable by the page's script, which echoes it in the CSRF header.
         response.set_cookie(
-            s.csrf_cookie_name, csrf, max_age=max_age, path="/", domain=s.cookie_domain,
-            secure=s.cookie_secure, httponly=False, samesite=s.cookie_samesite,
+            s.csrf_cookie_name,
+            csrf,
+            max_age=max_age,
+            path="/",
+            domain=s.cookie_domain,
+            secure=s.cookie_secure,
+            httponly=False,
+            samesite=s.cookie_samesite,
         )
         return csrf
 
     def clear_cookies(self, response: Response) -> None:
         """Delete the refresh and CSRF cookies."""
         s = self.settings
-        response.delete_cookie(s.cookie_name, path=self.cookie_path, domain=s.cookie_domain,
-                               secure=s.cookie_secure, httponly=True, samesite=s.cookie_samesite)
-        response.delete_cookie(s.csrf_cookie_name, path="/", domain=s.cookie_domain,
-                               secure=s.cookie_secure, httponly=False, samesite=s.cookie_samesite)
+        response.delete_cookie(
+            s.cookie_name,
+            path=self.cookie_path,
+            domain=s.cookie_domain,
+            secure=s.cookie_secure,
+            httponly=True,
+            samesite=s.cookie_samesite,
+        )
+        response.delete_cookie(
+            s.csrf_cookie_name,
+            path="/",
+            domain=s.cookie_domain,
+            secure=s.cookie_secure,
+            httponly=False,
+            samesite=s.cookie_samesite,
+        )
 
     # --- CSRF ------------------------------------------------------------------------
     def check_origin(self, request: Request) -> None:
@@ -161,8 +190,10 @@ class Transport:
         cookies = set(self._cookie_values(request, self.settings.csrf_cookie_name))
         header = request.headers.get(self.settings.csrf_header_name, "")
         if len(cookies) != 1 or not header:
-            raise _csrf("The CSRF token is missing; send the csrf cookie's value in "
-                        f"the {self.settings.csrf_header_name} header.")
+            raise _csrf(
+                "The CSRF token is missing; send the csrf cookie's value in "
+                f"the {self.settings.csrf_header_name} header."
+            )
         if not hmac.compare_digest(cookies.pop().encode(), header.encode()):
             raise _csrf("The CSRF token does not match.")
 

@@ -15,7 +15,6 @@ Hooks run after the outcome is decided, off the request's path, each bounded by
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,7 +90,7 @@ class AuthEvent:
 class Hook(Protocol):
     """Anything callable with one `AuthEvent`; it may return an awaitable."""
 
-    def __call__(self, event: AuthEvent, /) -> None | Awaitable[None]:  # pragma: no cover
+    def __call__(self, event: AuthEvent, /) -> Awaitable[None] | None:  # pragma: no cover
         ...
 
 
@@ -104,10 +103,15 @@ class AuditLogHook:
             reuse detections are always logged at warning.
     """
 
-    _WARN = frozenset({
-        EventName.LOGIN_FAILED, EventName.LOGIN_RATE_LIMITED, EventName.TOKEN_REJECTED,
-        EventName.REFRESH_REUSE_DETECTED, EventName.DEVICE_MISMATCH,
-    })
+    _WARN = frozenset(
+        {
+            EventName.LOGIN_FAILED,
+            EventName.LOGIN_RATE_LIMITED,
+            EventName.TOKEN_REJECTED,
+            EventName.REFRESH_REUSE_DETECTED,
+            EventName.DEVICE_MISMATCH,
+        }
+    )
 
     def __init__(self, logger: Any = None, *, level: str = "info") -> None:
         if logger is None:
@@ -138,10 +142,15 @@ class PrometheusHook:
         namespace: Prefix of the metric names.
     """
 
-    _FAILURE = frozenset({
-        EventName.LOGIN_FAILED, EventName.LOGIN_RATE_LIMITED, EventName.TOKEN_REJECTED,
-        EventName.REFRESH_REUSE_DETECTED, EventName.DEVICE_MISMATCH,
-    })
+    _FAILURE = frozenset(
+        {
+            EventName.LOGIN_FAILED,
+            EventName.LOGIN_RATE_LIMITED,
+            EventName.TOKEN_REJECTED,
+            EventName.REFRESH_REUSE_DETECTED,
+            EventName.DEVICE_MISMATCH,
+        }
+    )
 
     def __init__(
         self, registry: CollectorRegistry | None = None, *, namespace: str = "authmanager"
@@ -154,15 +163,20 @@ class PrometheusHook:
             ) from exc
         self.registry = registry if registry is not None else CollectorRegistry()
         self.events = Counter(
-            f"{namespace}_events_total", "Authentication events by name and outcome.",
-            ["event", "outcome"], registry=self.registry,
+            f"{namespace}_events_total",
+            "Authentication events by name and outcome.",
+            ["event", "outcome"],
+            registry=self.registry,
         )
         self.rejections = Counter(
-            f"{namespace}_rejections_total", "Rejected tokens and logins by reason.",
-            ["reason"], registry=self.registry,
+            f"{namespace}_rejections_total",
+            "Rejected tokens and logins by reason.",
+            ["reason"],
+            registry=self.registry,
         )
         self.verify_seconds = Histogram(
-            f"{namespace}_verify_seconds", "Time to verify a token, database included.",
+            f"{namespace}_verify_seconds",
+            "Time to verify a token, database included.",
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
         )
@@ -190,5 +204,3 @@ class PrometheusHook:
         from prometheus_client import generate_latest
 
         return generate_latest(self.registry).decode()
-
-

@@ -48,11 +48,15 @@ class UserLoader(Protocol[UserT_co]):
     lets authmanager upgrade outdated hashes at login and `change_password` work.
     """
 
-    async def get_user(self, session: AsyncSession, user_id: str) -> UserT_co | None:  # pragma: no cover
+    async def get_user(
+        self, session: AsyncSession, user_id: str
+    ) -> UserT_co | None:  # pragma: no cover
         """Return the user whose id, as a string, is *user_id* (every protected request)."""
         ...
 
-    async def get_user_by_login(self, session: AsyncSession, login: str) -> UserT_co | None:  # pragma: no cover
+    async def get_user_by_login(
+        self, session: AsyncSession, login: str
+    ) -> UserT_co | None:  # pragma: no cover
         """Return the user who logs in as *login* (`/login` and `authenticate`)."""
         ...
 
@@ -76,8 +80,9 @@ class SQLAlchemyUserLoader(Generic[ModelT]):
         ```
     """
 
-    def __init__(self, model: type[ModelT], *, login_field: str = "email",
-                 case_insensitive: bool = True) -> None:
+    def __init__(
+        self, model: type[ModelT], *, login_field: str = "email", case_insensitive: bool = True
+    ) -> None:
         mapper = sa_inspect(model)
         primary = mapper.primary_key
         if len(primary) != 1:
@@ -120,6 +125,6 @@ class SQLAlchemyUserLoader(Generic[ModelT]):
         """Store *new_hash* as the user's password hash."""
         key = getattr(user, self._pk.key)
         await session.execute(
-            update(self.model).where(self._pk == key).values(hashed_password=new_hash)  # type: ignore[arg-type]
+            update(self.model).where(self._pk == key).values(hashed_password=new_hash)
         )
         setattr(user, "hashed_password", new_hash)  # noqa: B010 - keep the object in step

@@ -1,0 +1,73 @@
+"""Helpers for testing applications that use authmanager (and authmanager itself).
+
+```python
+from authmanager.testing import CapturingHook, test_settings
+
+events = CapturingHook()
+auth = AuthManager(settings=test_settings(), session_factory=factory,
+                   user_loader=users, hooks=[events])
+...
+await auth.drain_events()
+assert events.names() == ["login.succeeded", "token.issued"]
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authmanager._settings import AuthSettings
+from authmanager.hooks import AuthEvent, EventName
+
+__all__ = ["TEST_SECRET", "CapturingHook", "test_settings"]
+
+#: A fixed 64-byte secret for tests; never use it anywhere else.
+TEST_SECRET = "test-secret-for-authmanager-tests-only-0123456789abcdef0123456789"
+
+
+def test_settings(**overrides: Any) -> AuthSettings:
+    """Return settings for tests: a fixed secret, the cheapest bcrypt cost, plain-http cookies.
+
+    Keyword arguments override any field. The environment is still read for fields
+    not given, so clear `JWT_*`/`AUTH_*` variables in your test setup.
+    """
+    values: dict[str, Any] = {"secret_key": TEST_SECRET, "bcrypt_rounds": 4}
+    values.update(overrides)
+    return AuthSettings(**values)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined] # not a pytest test
+
+
+class CapturingHook:
+    """A hook that records every event it receives, in order.
+
+    It is an async hook, so it runs on the event loop; call
+    `await manager.drain_events()` before reading `events`.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[AuthEvent] = []
+
+    async def __call__(self, event: AuthEvent) -> None:
+        """Record *event*."""
+        self.events.append(event)
+
+    def names(self) -> list[str]:
+        """Return the names of the recorded events, in order."""
+        return [str(e.name) for e in self.events]
+
+    def of(self, name: EventName | str) -> list[AuthEvent]:
+        """Return the recorded events called *name*."""
+        return [e for e in self.events if e.name == name]
+
+    def last(self, name: EventName | str) -> AuthEvent:
+        """Return the last event called *name*; raise `LookupError` when there is none."""
+        found = self.of(name)
+        if not found:
+            raise LookupError(f"no {name} event among {self.names()}")
+        return found[-1]
+
+    def clear(self) -> None:
+        """Forget the recorded events."""
+        self.events.clear()
