@@ -7,6 +7,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
@@ -52,8 +53,18 @@ class _AuthRoute(APIRoute):
                 return error_response(exc)
             except AuthError as exc:
                 return error_response(to_http(exc, grant=grant))
+            except RequestValidationError as exc:
+                return _invalid_request(exc)
 
         return route
+
+
+def _invalid_request(exc: RequestValidationError) -> JSONResponse:
+    """422 with RFC 6749's `invalid_request`; never echo the input (it may hold a password)."""
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse(
+        {"detail": errors, "error": "invalid_request"}, status_code=422, headers=_NO_STORE
+    )
 
 
 class LoginForm(BaseModel):
