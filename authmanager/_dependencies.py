@@ -128,17 +128,19 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
         _origin_check(request)
         client = transport.client(request)
         try:
-            await auth.revoke_session(payload.sub, payload.sid)
+            # One `logout` event (not `session.revoked` as well).
+            await auth._end_session(
+                payload.sub,
+                payload.sid,
+                None,
+                EventName.LOGOUT,
+                token_id=payload.jti,
+                client_ip=client.ip_address,
+                user_agent=client.user_agent,
+                reason="logout",
+            )
         except AuthError as exc:
             raise to_http(exc) from None
-        auth._events.emit(
-            EventName.LOGOUT,
-            user_id=payload.sub,
-            session_id=payload.sid,
-            token_id=payload.jti,
-            client_ip=client.ip_address,
-            user_agent=client.user_agent,
-        )
         transport.clear_cookies(response)
         return {"detail": "Logged out."}
 
@@ -149,18 +151,20 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
         _origin_check(request)
         client = transport.client(request)
         try:
-            count = await auth.revoke_all_user_tokens(payload.sub)
+            # One `logout_all` event (not `token.revoked` as well).
+            count = await auth._revoke_all(
+                payload.sub,
+                None,
+                None,
+                EventName.LOGOUT_ALL,
+                session_id=payload.sid,
+                token_id=payload.jti,
+                client_ip=client.ip_address,
+                user_agent=client.user_agent,
+                reason="logout_all",
+            )
         except AuthError as exc:
             raise to_http(exc) from None
-        auth._events.emit(
-            EventName.LOGOUT_ALL,
-            user_id=payload.sub,
-            session_id=payload.sid,
-            token_id=payload.jti,
-            client_ip=client.ip_address,
-            user_agent=client.user_agent,
-            extra={"revoked": count},
-        )
         transport.clear_cookies(response)
         return {"detail": "Logged out of every session.", "revoked": count}
 

@@ -29,6 +29,7 @@ class HookDispatcher:
     """
 
     def __init__(self, hooks: Iterable[Hook], *, timeout: float) -> None:
+        hooks = list(hooks)  # iterated twice below; a generator would be spent
         self._async: list[Callable[[AuthEvent], Awaitable[None]]] = []
         self._sync: list[Callable[[AuthEvent], Any]] = []
         for hook in hooks:
@@ -93,21 +94,24 @@ class HookDispatcher:
         try:
             await asyncio.wait_for(hook(event), timeout=self._timeout)
         except TimeoutError:
-            logger.error(  # noqa: TRY400 - a timeout has no useful traceback
-                "hook %r took longer than %.1fs on %s; abandoned", hook, self._timeout, event.name
-            )
+            self._timed_out(hook, event)
         except Exception:
             logger.exception("hook %r failed on %s", hook, event.name)
 
     async def _run_sync(self, hook: Callable[[AuthEvent], Any], event: AuthEvent) -> None:
         try:
             with anyio.fail_after(self._timeout):
-                await anyio.to_thread.run_sync(
+                result = await anyio.to_thread.run_sync(
                     hook, event, abandon_on_cancel=True, limiter=self._limiter
                 )
+                if inspect.isawaitable(result):  # a plain callable that returned a coroutine
+                    await result
         except TimeoutError:
-            logger.error(  # noqa: TRY400 - a timeout has no useful traceback
-                "hook %r took longer than %.1fs on %s; abandoned", hook, self._timeout, event.name
-            )
+            self._timed_out(hook, event)
         except Exception:
             logger.exception("hook %r failed on %s", hook, event.name)
+
+    def _timed_out(self, hook: object, event: AuthEvent) -> None:
+        logger.error(
+            "hook %r took longer than %gs on %s; abandoned", hook, self._timeout, event.name
+        )

@@ -193,8 +193,13 @@ class AuthManager(Generic[UserT]):
         ctx = {"client_ip": client.ip_address, "user_agent": client.user_agent}
         try:
             await self._limiter.check_login(client.ip_address, login)
-        except RateLimitExceededError:
-            self._events.emit(EventName.LOGIN_RATE_LIMITED, reason=Reason.RATE_LIMITED, **ctx)
+        except RateLimitExceededError as exc:
+            self._events.emit(
+                EventName.LOGIN_RATE_LIMITED,
+                reason=Reason.RATE_LIMITED,
+                extra={"retry_after": exc.retry_after},
+                **ctx,
+            )
             raise
         try:
             self._passwords.check_length(password)
@@ -600,6 +605,17 @@ class AuthManager(Generic[UserT]):
         Raises:
             TokenStoreUnavailableError: nothing was changed.
         """
+        return await self._revoke_all(str(user_id), exclude_token_id, session)
+
+    async def _revoke_all(
+        self,
+        user_id: str,
+        exclude_token_id: str | None,
+        session: AsyncSession | None,
+        event: EventName = EventName.TOKEN_REVOKED,
+        **fields: Any,
+    ) -> int:
+        """`revoke_all_user_tokens`, reporting one *event* (`logout_all` from the route)."""
         now = utcnow()
         async with self._store.transaction(session) as db:
             keep = None
@@ -609,13 +625,8 @@ class AuthManager(Generic[UserT]):
             count = await self._store.revoke_user(
                 db, str(user_id), now=now, keep_session_id=keep, reason="revoke_all"
             )
-        self._events.emit(
-            EventName.TOKEN_REVOKED,
-            user_id=str(user_id),
-            session_id=keep,
-            reason="revoke_all",
-            extra={"revoked": count},
-        )
+        base = {"session_id": keep, "reason": "revoke_all", "extra": {"revoked": count}}
+        self._events.emit(event, user_id=user_id, **{**base, **fields})
         return count
 
     async def list_sessions(
@@ -651,19 +662,25 @@ class AuthManager(Generic[UserT]):
         Raises:
             TokenStoreUnavailableError: nothing was changed.
         """
+        return await self._end_session(str(user_id), session_id, session)
+
+    async def _end_session(
+        self,
+        user_id: str,
+        session_id: str,
+        session: AsyncSession | None,
+        event: EventName = EventName.SESSION_REVOKED,
+        **fields: Any,
+    ) -> bool:
+        """`revoke_session`, reporting one *event* (`logout` from the logout route)."""
         async with self._store.transaction(session) as db:
             count = await self._store.revoke_session(
-                db, session_id, now=utcnow(), reason="session_revoked", user_id=str(user_id)
+                db, session_id, now=utcnow(), reason="session_revoked", user_id=user_id
             )
         if count < 0:
             return False
-        self._events.emit(
-            EventName.SESSION_REVOKED,
-            user_id=str(user_id),
-            session_id=session_id,
-            reason="session_revoked",
-            extra={"revoked": count},
-        )
+        base = {"reason": "session_revoked", "extra": {"revoked": count}}
+        self._events.emit(event, user_id=user_id, session_id=session_id, **{**base, **fields})
         return True
 
     async def purge_expired(self, *, session: AsyncSession | None = None) -> int:

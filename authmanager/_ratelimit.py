@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from authmanager.exceptions import RateLimitExceededError, TokenStoreUnavailable
 __all__ = ["LoginLimiter"]
 
 logger = logging.getLogger("authmanager.ratelimit")
+_REDIS_TIMEOUT = 3.0
 
 
 def _storage(url: str) -> Storage:
@@ -25,7 +27,15 @@ def _storage(url: str) -> Storage:
         return MemoryStorage()
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
-            return RedisStorage(url, implementation="redispy", wrap_exceptions=True)
+            return RedisStorage(
+                url,
+                implementation="redispy",
+                wrap_exceptions=True,
+                key_prefix="authmanager",  # `reset()` then clears only authmanager's counts
+                # An unreachable server must fail the request (503), not hang it.
+                socket_connect_timeout=_REDIS_TIMEOUT,
+                socket_timeout=_REDIS_TIMEOUT,
+            )
         except Exception as exc:  # the dependency check raises a bare ConfigurationError
             raise ImportError(
                 "A Redis rate-limit storage needs redis: pip install 'authmanager[redis]'."
@@ -94,17 +104,21 @@ class LoginLimiter:
             self._limiter.hit, self._refresh, self._namespace, "refresh", ident
         )
         if not allowed:
-            await self._check(self._refresh, "refresh", ident)
-            raise RateLimitExceededError(retry_after=1)
+            raise RateLimitExceededError(
+                retry_after=await self._retry_after(self._refresh, "refresh", ident)
+            )
 
     async def _check(self, item: RateLimitItem, scope: str, ident: str) -> None:
         allowed = await self._call(self._limiter.test, item, self._namespace, scope, ident)
-        if allowed:
-            return
+        if not allowed:
+            raise RateLimitExceededError(retry_after=await self._retry_after(item, scope, ident))
+
+    async def _retry_after(self, item: RateLimitItem, scope: str, ident: str) -> int:
+        """Whole seconds until the oldest counted attempt leaves the window (at least 1)."""
         stats = await self._call(
             self._limiter.get_window_stats, item, self._namespace, scope, ident
         )
-        raise RateLimitExceededError(retry_after=int(stats.reset_time - time.time()) + 1)
+        return max(1, math.ceil(float(stats.reset_time) - time.time()))
 
     async def _call(self, func: Any, *args: Any) -> Any:
         try:
@@ -118,5 +132,9 @@ class LoginLimiter:
             ) from exc
 
     async def reset(self) -> None:
-        """Forget every count (for tests and administrators)."""
+        """Forget every count (for tests and administrators).
+
+        On Redis this deletes every key under the `authmanager` prefix, so it also
+        clears the counts of other workers sharing that server and database.
+        """
         await self._call(self._storage.reset)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +18,7 @@ from authmanager.exceptions import (
     AuthError,
     ExpiredTokenError,
     InvalidTokenError,
+    RateLimitExceededError,
     Reason,
     RevokedTokenError,
 )
@@ -32,21 +35,22 @@ async def rotate(
 ) -> TokenPair:
     """Consume *token* and mint a new pair in its session (see `AuthManager.refresh`)."""
     payload = _decode(auth, token, client)
-    await auth._limiter.hit_refresh(client.ip_address)
+    await _limit(auth, token, client)
     now = utcnow()
     new_refresh_jti = new_id()
     failure: AuthError | None = None
     pair: TokenPair | None = None
     store = auth._store
-    async with store.transaction(session) as db:
-        sid = await store.consume_refresh(db, payload.jti, replaced_by=new_refresh_jti, now=now)
-        if sid is None:
-            # Not consumed: find out why. A reuse revokes the session, and that write
-            # must commit, so the error is raised after the transaction ends.
-            failure = await _diagnose(auth, db, payload, now, client)
-        else:
-            row = await _live_session(auth, db, payload, sid, now)
-            pair = await _mint_rotation(auth, db, payload, row, now, new_refresh_jti)
+    with _reported(auth, token, client):
+        async with store.transaction(session) as db:
+            sid = await store.consume_refresh(db, payload.jti, replaced_by=new_refresh_jti, now=now)
+            if sid is None:
+                # Not consumed: find out why. A reuse revokes the session, and that write
+                # must commit, so the error is raised after the transaction ends.
+                failure = await _diagnose(auth, db, payload, now, client)
+            else:
+                row = await _live_session(auth, db, payload, sid, now)
+                pair = await _mint_rotation(auth, db, payload, row, now, new_refresh_jti)
     if failure is not None:
         auth._rejected(failure, token, client)
         raise failure
@@ -67,29 +71,30 @@ async def reissue_access(
 ) -> str:
     """Mint a new access token from a live refresh token, which stays (see the manager)."""
     payload = _decode(auth, token, client)
-    await auth._limiter.hit_refresh(client.ip_address)
+    await _limit(auth, token, client)
     now = utcnow()
     failure: AuthError | None = None
     store = auth._store
     minted = Minted()
-    async with store.transaction(session) as db:
-        row_token = await store.get_token(db, payload.jti)
-        if row_token is None or row_token.revoked_at is not None or row_token.expires_at <= now:
-            failure = await _diagnose(auth, db, payload, now, client, row_token)
-        else:
-            row = await _live_session(auth, db, payload, payload.sid, now)
-            end = min(row.expires_at, row_token.expires_at)
-            auth._issuer.mint(
-                minted,
-                token_type="access",
-                sub=payload.sub,
-                session_id=row.id,
-                claims=SessionClaims.from_json(row.claims),
-                now=now,
-                session_end=end,
-            )
-            await store.insert_tokens(db, minted.rows)
-            await store.touch_session(db, row.id, now=now)
+    with _reported(auth, token, client):
+        async with store.transaction(session) as db:
+            row_token = await store.get_token(db, payload.jti)
+            if row_token is None or row_token.revoked_at is not None or row_token.expires_at <= now:
+                failure = await _diagnose(auth, db, payload, now, client, row_token)
+            else:
+                row = await _live_session(auth, db, payload, payload.sid, now)
+                end = min(row.expires_at, row_token.expires_at)
+                auth._issuer.mint(
+                    minted,
+                    token_type="access",
+                    sub=payload.sub,
+                    session_id=row.id,
+                    claims=SessionClaims.from_json(row.claims),
+                    now=now,
+                    session_end=end,
+                )
+                await store.insert_tokens(db, minted.rows)
+                await store.touch_session(db, row.id, now=now)
     if failure is not None:
         auth._rejected(failure, token, client)
         raise failure
@@ -102,6 +107,25 @@ async def reissue_access(
         user_agent=client.user_agent,
     )
     return minted.access_token
+
+
+@contextmanager
+def _reported(auth: AuthManager[Any], token: str, client: ClientInfo) -> Iterator[None]:
+    """Report a refusal raised inside the block (session ended, user gone) as `token.rejected`."""
+    try:
+        yield
+    except InvalidTokenError as exc:
+        auth._rejected(exc, token, client)
+        raise
+
+
+async def _limit(auth: AuthManager[Any], token: str, client: ClientInfo) -> None:
+    """Count one refresh against the client's IP; over the limit, report and raise."""
+    try:
+        await auth._limiter.hit_refresh(client.ip_address)
+    except RateLimitExceededError as exc:
+        auth._rejected(exc, token, client)
+        raise
 
 
 def _decode(auth: AuthManager[Any], token: str, client: ClientInfo) -> TokenPayload:
@@ -215,7 +239,17 @@ async def fresh_access(
     async with store.reading() as db:
         user = await auth._users.get_user(db, payload.sub)
     login_key = f"user:{payload.sub}"
-    await auth._limiter.check_login(client.ip_address, login_key)
+    ctx = {"client_ip": client.ip_address, "user_agent": client.user_agent, "user_id": payload.sub}
+    try:
+        await auth._limiter.check_login(client.ip_address, login_key)
+    except RateLimitExceededError as exc:
+        auth._events.emit(
+            EventName.LOGIN_RATE_LIMITED,
+            reason=Reason.RATE_LIMITED,
+            extra={"retry_after": exc.retry_after},
+            **ctx,
+        )
+        raise
     hashed = getattr(user, "hashed_password", None) if user is not None else None
     try:
         auth._passwords.check_length(password)
@@ -223,16 +257,7 @@ async def fresh_access(
     except ValueError:
         ok = False
     if not ok or user is None or getattr(user, "is_active", True) is False:
-        await auth._login_failed(
-            client,
-            login_key,
-            Reason.BAD_CREDENTIALS,
-            {
-                "client_ip": client.ip_address,
-                "user_agent": client.user_agent,
-                "user_id": payload.sub,
-            },
-        )
+        await auth._login_failed(client, login_key, Reason.BAD_CREDENTIALS, ctx)
     now = utcnow()
     minted = Minted()
     async with store.transaction() as db:
