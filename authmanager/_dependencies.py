@@ -74,6 +74,8 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
                 payload, user = await auth._verify_for_user(token, client)
             else:
                 payload, user = await auth.verify_token(token, client=client), None
+            if cached is None:  # DPoP proof, device and network: once per request
+                await auth._binder.check_request(request, payload, token, client)
         except AuthError as exc:
             raise to_http(exc) from None
         setattr(request.state, key, (payload, user))

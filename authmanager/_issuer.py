@@ -44,15 +44,23 @@ class SessionClaims:
     custom: dict[str, Any]
     audience: str | None
     issuer: str | None
+    #: Binding claims (`did`, `cnf`, `uah`, `ipn`; see `_binding.py`), in every token.
+    binding: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON stored in the session row."""
-        return {"c": self.custom, "aud": self.audience, "iss": self.issuer}
+        stored = {"c": self.custom, "aud": self.audience, "iss": self.issuer}
+        return {**stored, "b": self.binding} if self.binding else stored
 
     @classmethod
     def from_json(cls, stored: Mapping[str, Any]) -> SessionClaims:
         """Read back what `to_json` stored."""
-        return cls(dict(stored.get("c") or {}), stored.get("aud"), stored.get("iss"))
+        return cls(
+            dict(stored.get("c") or {}),
+            stored.get("aud"),
+            stored.get("iss"),
+            dict(stored.get("b") or {}),
+        )
 
 
 @dataclass(slots=True)
@@ -64,6 +72,8 @@ class Minted:
     rows: list[dict[str, Any]] = field(default_factory=list)
     access_expires: datetime | None = None
     refresh_expires: datetime | None = None
+    #: `"DPoP"` when the access token is bound to a DPoP key (RFC 9449 §5).
+    token_type: str = "bearer"
 
 
 class Issuer:
@@ -98,6 +108,7 @@ class Issuer:
         body: dict[str, Any] = {
             **claims.custom,
             **(extra or {}),
+            **claims.binding,
             "sub": sub,
             "jti": jti,
             "sid": session_id,
@@ -126,6 +137,8 @@ class Issuer:
         )
         if is_access:
             minted.access_token, minted.access_expires = token, expires
+            if "cnf" in claims.binding:
+                minted.token_type = "DPoP"
         else:
             minted.refresh_token, minted.refresh_expires = token, expires
         return jti
@@ -141,4 +154,5 @@ class Issuer:
             expires_in=int((minted.access_expires - now).total_seconds()),
             refresh_expires_in=int((minted.refresh_expires - now).total_seconds()),
             session_id=session_id,
+            token_type=minted.token_type,
         )

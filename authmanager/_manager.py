@@ -99,9 +99,13 @@ class AuthManager(Generic[UserT]):
         self._grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
         if settings.sqlite_pragmas:
             configure_sqlite(session_factory)
+        from authmanager._binding import Binder
         from authmanager._dependencies import build_dependencies
+        from authmanager._websocket import build_websocket_user
 
+        self._binder = Binder(self)
         deps = build_dependencies(self)
+        self.websocket_user = build_websocket_user(self)
         self.current_user = deps.current_user
         self.optional_user = deps.optional_user
         self.token_data = deps.token_data
@@ -355,7 +359,8 @@ class AuthManager(Generic[UserT]):
         sub, custom = split_data(data)
         client = client or _NO_CLIENT
         now = utcnow()
-        sid, claims, minted = new_id(), SessionClaims(custom, audience, issuer), Minted()
+        binding = self._binder.session_binding(client)
+        sid, claims, minted = new_id(), SessionClaims(custom, audience, issuer, binding), Minted()
         end = now + self._issuer.session_lifetime
         extra = {"fresh": True} if fresh else None
         access_jti = self._issuer.mint(
@@ -390,6 +395,7 @@ class AuthManager(Generic[UserT]):
                 user_agent=(client.user_agent or None) and client.user_agent[:512],
                 ip_address=client.ip_address,
                 device_id=client.device_id,
+                dpop_jkt=client.dpop_jkt,
             )
             await self._store.insert_tokens(db, minted.rows)
         self._events.emit(

@@ -13,7 +13,7 @@ from sqlalchemy import (
     Table,
 )
 
-__all__ = ["metadata", "sessions", "tokens", "user_state"]
+__all__ = ["dpop_proofs", "metadata", "sessions", "tokens", "user_state"]
 
 metadata = MetaData()
 """The `MetaData` of authmanager's tables; add it to Alembic's `target_metadata`."""
@@ -36,6 +36,8 @@ sessions = Table(
     Column("user_agent", String(512), nullable=True),
     Column("ip_address", String(64), nullable=True),
     Column("device_id", String(128), nullable=True),
+    # RFC 7638 thumbprint of the DPoP key the session's tokens are bound to (RFC 9449).
+    Column("dpop_jkt", String(64), nullable=True),
     # Custom claims of the login, carried into every token the session mints.
     Column("claims", JSON, nullable=False),
     Column("fresh_until", _TS, nullable=True),
@@ -76,4 +78,15 @@ user_state = Table(
     Column("user_id", String(255), primary_key=True),
     Column("revoked_before", _TS, nullable=False),
     Column("kept_session_id", String(36), nullable=True),
+)
+
+# DPoP replay cache (RFC 9449 §11.1): one row per proof seen, keyed by a hash of the
+# key's thumbprint and the proof's `jti`; the primary key makes a replay's INSERT fail,
+# so the check holds across workers. Rows past `expires_at` are deleted as proofs arrive.
+dpop_proofs = Table(
+    "authmanager_dpop_proofs",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("expires_at", _TS, nullable=False),
+    Index("ix_authmanager_dpop_proofs_expires", "expires_at"),
 )

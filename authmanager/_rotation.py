@@ -35,6 +35,7 @@ async def rotate(
 ) -> TokenPair:
     """Consume *token* and mint a new pair in its session (see `AuthManager.refresh`)."""
     payload = _decode(auth, token, client)
+    auth._binder.check_refresh(payload, token, client)
     await _limit(auth, token, client)
     now = utcnow()
     new_refresh_jti = new_id()
@@ -71,6 +72,7 @@ async def reissue_access(
 ) -> str:
     """Mint a new access token from a live refresh token, which stays (see the manager)."""
     payload = _decode(auth, token, client)
+    auth._binder.check_refresh(payload, token, client)
     await _limit(auth, token, client)
     now = utcnow()
     failure: AuthError | None = None

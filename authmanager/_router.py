@@ -74,6 +74,7 @@ class LoginForm(BaseModel):
     username: str = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=4096)
     scope: str = Field(default="", max_length=1024)
+    device_id: str | None = Field(default=None, max_length=128)
 
 
 def _malformed(message: str) -> JSONResponse:
@@ -95,7 +96,9 @@ def build_router(auth: "AuthManager[Any]") -> APIRouter:
 def _token_response(auth: "AuthManager[Any]", pair: TokenPair, response: Response) -> TokenBody:
     transport = auth.settings.refresh_token_transport
     response.headers.update(_NO_STORE)
-    body = TokenBody(access_token=pair.access_token, expires_in=pair.expires_in)
+    body = TokenBody(
+        access_token=pair.access_token, expires_in=pair.expires_in, token_type=pair.token_type
+    )
     if transport in {"cookie", "both"}:
         auth._transport.set_refresh_cookie(response, pair.refresh_token, pair.refresh_expires_in)
     if transport in {"body", "both"}:
@@ -149,6 +152,7 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
     ) -> TokenBody:
         transport.check_origin(request)
         client = transport.client(request)
+        client = await auth._binder.login_client(request, client, form.device_id)
         user = await auth.authenticate(form.username, form.password, client=client)
         claims = await auth._login_claims(user)
         pair = await auth.create_token_pair(claims, client=client, fresh=True)
@@ -196,7 +200,8 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
         if body_token is None:
             transport.check_origin(request)
             transport.check_double_submit(request)
-        pair = await auth.refresh(token, client=transport.client(request))
+        client = await auth._binder.with_proof(request, transport.client(request))
+        pair = await auth.refresh(token, client=client)
         return _token_response(auth, pair, response)
 
     @router.post(
@@ -237,7 +242,8 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
         client = transport.client(request)
         token, expires_in = await auth._fresh_access_token(payload, password, client=client)
         response.headers.update(_NO_STORE)
-        return TokenBody(access_token=token, expires_in=expires_in)
+        token_type = "DPoP" if payload.get("cnf") else "bearer"
+        return TokenBody(access_token=token, expires_in=expires_in, token_type=token_type)
 
 
 def _add_session_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:

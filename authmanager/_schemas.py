@@ -21,7 +21,9 @@ class TokenBody(BaseModel):
     """RFC 6749 §5.1 access token response."""
 
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer", "DPoP"] = Field(
+        default="bearer", description='"DPoP" when the tokens are bound to a DPoP key.'
+    )
     expires_in: int = Field(description="Seconds until the access token expires.")
     refresh_token: str | None = Field(
         default=None, description="Present when the body refresh transport is on."

@@ -150,6 +150,52 @@ class AuthSettings(BaseSettings):
         description="How long an access token minted by a password login counts as fresh.",
     )
 
+    # --- bound tokens: device, DPoP, WebSockets (see the guides) -----------------------
+    user_agent_policy: Literal["allow", "report", "refuse"] = Field(
+        default="allow",
+        validation_alias="AUTH_USER_AGENT_POLICY",
+        description=(
+            "What a request or refresh whose User-Agent differs from the login's gets: "
+            "`allow`, `report` (event `device.mismatch`), or `refuse` (401)."
+        ),
+    )
+    ip_network_policy: Literal["allow", "report", "refuse"] = Field(
+        default="allow",
+        validation_alias="AUTH_IP_NETWORK_POLICY",
+        description=(
+            "The same for a client address outside the login's network (/24 IPv4, /64 IPv6)."
+        ),
+    )
+    dpop_required: bool = Field(
+        default=False,
+        validation_alias="AUTH_DPOP_REQUIRED",
+        description="Refuse logins without a DPoP proof and tokens not bound to a DPoP key.",
+    )
+    dpop_algorithms: Annotated[list[Literal["ES256", "RS256", "EdDSA"]], NoDecode] = Field(
+        default_factory=lambda: ["ES256", "RS256", "EdDSA"],  # type: ignore[arg-type]
+        validation_alias="AUTH_DPOP_ALGORITHMS",
+        description="Signature algorithms accepted in DPoP proofs; comma-separated.",
+    )
+    dpop_proof_max_age_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=600,
+        validation_alias="AUTH_DPOP_PROOF_MAX_AGE_SECONDS",
+        description="How old a DPoP proof's `iat` may be; its `jti` is remembered as long.",
+    )
+    websocket_recheck_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="AUTH_WEBSOCKET_RECHECK_SECONDS",
+        description="How often an open WebSocket's session is checked; revoked: closed 4001.",
+    )
+    websocket_auth_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="AUTH_WEBSOCKET_AUTH_TIMEOUT_SECONDS",
+        description="How long a WebSocket may take to send its auth message before closing.",
+    )
+
     # --- production guard ------------------------------------------------------------
     production: bool = Field(
         default=False,
@@ -292,7 +338,9 @@ class AuthSettings(BaseSettings):
         ),
     )
 
-    @field_validator("previous_keys", "allowed_origins", "trusted_proxies", mode="before")
+    @field_validator(
+        "previous_keys", "allowed_origins", "trusted_proxies", "dpop_algorithms", mode="before"
+    )
     @classmethod
     def _split_lists(cls, value: object) -> object:
         return _split(value)

@@ -21,7 +21,11 @@ __all__ = ["TokenCodec", "TokenPair", "TokenPayload", "TokenType"]
 TokenType = Literal["access", "refresh"]
 
 #: Claims the library sets itself; `data` may not override them.
-RESERVED_CLAIMS = frozenset({"jti", "sid", "type", "iat", "exp", "nbf", "aud", "iss", "fresh"})
+RESERVED_CLAIMS = frozenset(
+    {"jti", "sid", "type", "iat", "exp", "nbf", "aud", "iss", "fresh"}
+    # Binding claims (device id, DPoP key, User-Agent digest, network): see `_binding.py`.
+    | {"did", "cnf", "uah", "ipn"}
+)
 #: Header parameters that would let a token choose its own verification key (RFC 8725 §3.10).
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})
 _REQUIRED = ["exp", "iat", "sub", "jti", "sid", "type"]

@@ -40,9 +40,11 @@ class BearerScheme(OAuth2PasswordBearer):
             )
         scheme, _, token = values[0].strip().partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not token or " " in token:
+        # "DPoP" is for DPoP-bound tokens (RFC 9449 §7.1), checked by `_binding.py`.
+        if scheme.lower() not in {"bearer", "dpop"} or not token or " " in token:
             raise InvalidTokenError(
-                "The Authorization header must be 'Bearer <token>'.", reason=Reason.MALFORMED
+                "The Authorization header must be 'Bearer <token>' or 'DPoP <token>'.",
+                reason=Reason.MALFORMED
             )
         return token
 

@@ -19,11 +19,14 @@ class ClientInfo:
         ip_address: The client's address.
         user_agent: The client's `User-Agent` header.
         device_id: A client-chosen device identifier, when the client sends one.
+        dpop_jkt: The RFC 7638 thumbprint of the key of a verified DPoP proof sent
+            with the request (RFC 9449); new sessions are bound to it.
     """
 
     ip_address: str | None = None
     user_agent: str | None = None
     device_id: str | None = None
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
