@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,8 @@ RESERVED_CLAIMS = frozenset(
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})
 _REQUIRED = ["exp", "iat", "sub", "jti", "sid", "type"]
 _TYP = {"access": "at+jwt", "refresh": "rt+jwt"}
+#: The JWS compact form with unpadded base64url segments, nothing else (RFC 7515 §7.1).
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,10 +226,17 @@ class TokenCodec:
         return TokenPayload.from_claims(claims)
 
     def _header(self, token: str) -> dict[str, Any]:
+        if not _is_canonical(token):
+            raise InvalidTokenError("The token is malformed.", reason=Reason.MALFORMED)
+        # Parsed here, not by PyJWT, so a forbidden header is named as such even when
+        # PyJWT would refuse it for another reason (an unknown `crit`, a non-string kid).
+        segment = token.partition(".")[0]
         try:
-            header = jwt.get_unverified_header(token)
-        except (jwt.PyJWTError, ValueError, TypeError, RecursionError, UnicodeError) as exc:
+            header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        except (ValueError, TypeError, RecursionError) as exc:
             raise InvalidTokenError("The token is malformed.", reason=Reason.MALFORMED) from exc
+        if not isinstance(header, dict):
+            raise InvalidTokenError("The token's header is malformed.", reason=Reason.MALFORMED)
         if FORBIDDEN_HEADERS.intersection(header):
             raise InvalidTokenError(
                 "The token names its own key, which is refused.", reason=Reason.FORBIDDEN_HEADER
@@ -258,6 +268,21 @@ class TokenCodec:
         return claims
 
 
+def _is_canonical(token: str) -> bool:
+    """Return whether *token* is compact JWS whose signature has one spelling only.
+
+    Python's base64 decoder ignores padding, spare bits and stray characters, so
+    several strings would decode to the same signature; only the canonical one passes.
+    """
+    if not _COMPACT.fullmatch(token):
+        return False
+    signature = token.rpartition(".")[2]
+    if len(signature) % 4 == 1:
+        return False
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") == signature
+
+
 def _translate(exc: Exception) -> InvalidTokenError:
     """Map a PyJWT (or parser) error to our exception with a stable reason."""
     table: list[tuple[type[Exception], Reason, str]] = [
@@ -268,6 +293,10 @@ def _translate(exc: Exception) -> InvalidTokenError:
         (jwt.ImmatureSignatureError, Reason.NOT_YET_VALID, "The token is not valid yet."),
         (jwt.InvalidAlgorithmError, Reason.ALGORITHM, "The token's algorithm is not accepted."),
     ]
+    if isinstance(exc, jwt.ImmatureSignatureError) and "(iat)" in str(exc):
+        return InvalidTokenError(
+            "The token was issued in the future.", reason=Reason.ISSUED_IN_FUTURE
+        )
     for kind, reason, message in table:
         if isinstance(exc, kind):
             return InvalidTokenError(message, reason=reason)
