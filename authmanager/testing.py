@@ -14,12 +14,15 @@ assert events.names() == ["login.succeeded", "token.issued"]
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from authmanager._settings import AuthSettings
 from authmanager.hooks import AuthEvent, EventName
 
-__all__ = ["TEST_SECRET", "CapturingHook", "test_settings"]
+if TYPE_CHECKING:
+    from authmanager._manager import AuthManager
+
+__all__ = ["TEST_SECRET", "CapturingHook", "reset_rate_limits", "test_settings"]
 
 #: A fixed 64-byte secret for tests; never use it anywhere else.
 TEST_SECRET = "test-secret-for-authmanager-tests-only-0123456789abcdef0123456789"
@@ -37,6 +40,15 @@ def test_settings(**overrides: Any) -> AuthSettings:
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined] # not a pytest test
+
+
+async def reset_rate_limits(manager: AuthManager[Any]) -> None:
+    """Forget every failed login and refresh counted by *manager* (between tests).
+
+    With a Redis storage this clears the counts of every manager on that Redis
+    database, so point test managers at a database of their own.
+    """
+    await manager._limiter.reset()
 
 
 class CapturingHook:
