@@ -55,11 +55,9 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
     key = f"authmanager_{id(auth)}"
     fresh_window = timedelta(minutes=settings.fresh_token_minutes)
 
-    async def _token(request: Request) -> str | None:
-        try:
-            return await bearer(request)
-        except AuthError as exc:
-            raise to_http(exc) from None
+    # Depends(bearer) puts the OAuth2 scheme in the OpenAPI document (Swagger's Authorize).
+    async def _token(token: str | None = Depends(bearer)) -> str | None:
+        return token
 
     async def _resolve(request: Request, token: str | None, *, with_user: bool) -> tuple[Any, Any]:
         cached = getattr(request.state, key, None)

@@ -10,6 +10,7 @@ from functools import lru_cache
 from fastapi import Request, Response
 from fastapi.security import OAuth2PasswordBearer
 
+from authmanager._http import to_http
 from authmanager._settings import AuthSettings
 from authmanager._types import ClientInfo
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
@@ -30,7 +31,18 @@ class BearerScheme(OAuth2PasswordBearer):
     """
 
     async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
-        """Return the bearer token of *request*, or None when there is none."""
+        """Return the bearer token of *request*, or None; refusals become HTTP 401."""
+        try:
+            return self.read(request)
+        except AuthError as exc:
+            raise to_http(exc) from None
+
+    def read(self, request: Request) -> str | None:
+        """Return the bearer token of *request*, or None when there is none.
+
+        Raises:
+            InvalidTokenError: two `Authorization` headers, or a malformed one.
+        """
         values = request.headers.getlist("authorization")
         if not values:
             return None
