@@ -44,6 +44,7 @@ async def rotate(
     store = auth._store
     with _reported(auth, token, client):
         async with store.transaction(session) as db:
+            await store.lock_session(db, payload.sid)
             sid = await store.consume_refresh(db, payload.jti, replaced_by=new_refresh_jti, now=now)
             if sid is None:
                 # Not consumed: find out why. A reuse revokes the session, and that write
@@ -80,6 +81,7 @@ async def reissue_access(
     minted = Minted()
     with _reported(auth, token, client):
         async with store.transaction(session) as db:
+            await store.lock_session(db, payload.sid)
             row_token = await store.get_token(db, payload.jti)
             if row_token is None or row_token.revoked_at is not None or row_token.expires_at <= now:
                 failure = await _diagnose(auth, db, payload, now, client, row_token)

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-__all__ = ["configure_sqlite"]
+__all__ = ["READ_OPTION", "WRITE_OPTION", "configure_sqlite"]
+
+logger = logging.getLogger("authmanager.store")
 
 #: WAL lets readers run beside the writer; NORMAL is durable across application
 #: crashes (and loses at most the last transactions on power loss); the busy timeout
 #: makes concurrent writers wait instead of failing with "database is locked".
 PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=5000",
+    "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
 )
 _MARK = "_authmanager_sqlite_configured"
+#: Execution option set by the token store on write transactions: they begin IMMEDIATE,
+#: taking the write lock up front (and waiting on the busy timeout) instead of failing
+#: when a read turns into a write after another writer committed (SQLITE_BUSY_SNAPSHOT).
+WRITE_OPTION = "authmanager_write"
+#: Execution option of the token store's single-statement reads (the per-request
+#: check): no BEGIN is sent, as one SELECT is atomic on its own; this saves a round trip.
+READ_OPTION = "authmanager_read"
 
 
 def configure_sqlite(session_factory: async_sessionmaker[AsyncSession]) -> bool:
@@ -41,7 +50,28 @@ def configure_sqlite(session_factory: async_sessionmaker[AsyncSession]) -> bool:
         try:
             for pragma in PRAGMAS:
                 cursor.execute(pragma)
+            # WAL is stored in the file. Setting it again needs a lock that another
+            # connection's write transaction may hold (SQLITE_BUSY, busy handler or
+            # not), so it is set only when the file is not in WAL mode yet.
+            cursor.execute("PRAGMA journal_mode")
+            row = cursor.fetchone()
+            if not row or str(row[0]).lower() != "wal":
+                try:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                except Exception as exc:  # the driver's OperationalError: locked
+                    # Best effort: a later connection switches the file to WAL.
+                    logger.debug("sqlite: WAL not enabled yet: %s", type(exc).__name__)
         finally:
             cursor.close()
+        # The driver must not begin transactions itself: `_on_begin` does.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        options = connection.get_execution_options()
+        if options.get(READ_OPTION, False):
+            return
+        write = options.get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return True

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._clock import as_utc
 from authmanager._models import metadata, sessions, tokens, user_state
+from authmanager._sqlite import WRITE_OPTION
 from authmanager.exceptions import TokenStoreUnavailableError
 
 __all__ = ["SessionRow", "TokenRow", "TokenState", "TokenStore"]
@@ -197,6 +198,9 @@ class TokenStore:
                 yield session
                 return
             async with self._factory() as db, db.begin():
+                # On SQLite this begins IMMEDIATE (see _sqlite.py): read-then-write
+                # transactions that race would otherwise fail with "database is locked".
+                await db.connection(execution_options={WRITE_OPTION: True})
                 yield db
         except STORE_ERRORS as exc:
             logger.warning("token store unavailable: %s", type(exc).__name__)
@@ -307,6 +311,14 @@ class TokenStore:
         return [row for row in rows if row.alive(now)]
 
     # --- rotation --------------------------------------------------------------------
+    async def lock_session(self, db: AsyncSession, session_id: str) -> None:
+        """Lock the session row (PostgreSQL `FOR UPDATE`) before touching its tokens.
+
+        Revocation updates the session, then its tokens; rotation takes the same order
+        so the two serialise instead of deadlocking (SQLite's writers already do).
+        """
+        await db.execute(select(sessions.c.id).where(sessions.c.id == session_id).with_for_update())
+
     async def consume_refresh(
         self, db: AsyncSession, jti: str, *, replaced_by: str, now: datetime
     ) -> str | None:
