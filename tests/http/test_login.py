@@ -187,3 +187,24 @@ async def test_both_transport_sets_cookie_and_body(client_with: ClientWith, user
     client = client_with(refresh_token_transport="both")
     response = await login(client)
     assert response.json()["refresh_token"] == set_cookies(response)["refresh_token"].value
+
+
+async def test_fresh_route_reissues_fresh_access_token(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    """`/fresh` with the password gives a fresh access token in the same session; a wrong
+    password is 401."""
+    await login(client)
+    refreshed = await client.post(
+        "/auth/refresh", headers={"X-CSRF-Token": client.cookies["csrf_token"]}
+    )
+    stale = refreshed.json()["access_token"]
+    assert (await client.post("/change-email", headers=bearer(stale))).status_code == 401
+    wrong = await client.post("/auth/fresh", data={"password": "wrong"}, headers=bearer(stale))
+    assert wrong.status_code == 401
+    response = await client.post("/auth/fresh", data={"password": PASSWORD}, headers=bearer(stale))
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    fresh = response.json()["access_token"]
+    assert claims(fresh)["sid"] == claims(stale)["sid"]
+    assert (await client.post("/change-email", headers=bearer(fresh))).json() == {"id": user.id}
