@@ -307,7 +307,7 @@ class AuthManager(Generic[UserT]):
         """
         sub, custom = split_data(data)
         now = utcnow()
-        life = expires_in or self._issuer.access_lifetime
+        life = self._issuer.access_lifetime if expires_in is None else expires_in
         if life <= timedelta(0):
             raise ValueError("expires_in must be positive.")
         sid, claims, minted = new_id(), SessionClaims(custom, audience, issuer), Minted()
