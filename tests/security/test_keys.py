@@ -14,6 +14,7 @@ from tests.app import User, make_app
 from tests.conftest import MakeManager, client_for
 from tests.security.keys import ASYMMETRIC, private_pem, public_pem
 
+REFUSALS = {"wrong_audience", "unknown_key", "wrong_issuer", "missing_claim"}
 OTHER_SECRET = "another-secret-for-the-rotation-tests-0123456789abcdef0123456789"
 
 
