@@ -13,6 +13,9 @@ from authmanager._tokens import RESERVED_CLAIMS, TokenCodec, TokenPair, TokenTyp
 
 __all__ = ["Issuer", "Minted", "SessionClaims", "split_data"]
 
+#: The width of the `user_id` columns: a longer `sub` could not be stored.
+MAX_SUB_LENGTH = 255
+
 
 def new_id() -> str:
     """Return a fresh random identifier (UUID4 hex: 122 random bits)."""
@@ -29,6 +32,8 @@ def split_data(data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     sub = data.get("sub")
     if not isinstance(sub, str) or not sub:
         raise ValueError('data["sub"] must be the user id as a non-empty string.')
+    if len(sub) > MAX_SUB_LENGTH:
+        raise ValueError(f'data["sub"] is longer than {MAX_SUB_LENGTH} characters.')
     reserved = RESERVED_CLAIMS.intersection(data)
     if reserved:
         raise ValueError(

@@ -393,8 +393,8 @@ class AuthManager(Generic[UserT]):
                 refresh_expires_at=minted.refresh_expires,
                 claims=claims.to_json(),
                 user_agent=(client.user_agent or None) and client.user_agent[:512],
-                ip_address=client.ip_address,
-                device_id=client.device_id,
+                ip_address=(client.ip_address or None) and client.ip_address[:64],
+                device_id=(client.device_id or None) and client.device_id[:128],
                 dpop_jkt=client.dpop_jkt,
             )
             await self._store.insert_tokens(db, minted.rows)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authmanager import (
     AuthManager,
+    ClientInfo,
     ExpiredTokenError,
     InvalidTokenError,
     RevokedTokenError,
@@ -328,3 +329,28 @@ async def test_token_of_another_secret_is_refused(
     pair = await manager.create_token_pair(claims(user))
     with pytest.raises(InvalidTokenError):
         await other.verify_token(pair.access_token)
+
+
+async def test_overlong_sub_is_refused_as_a_value_error(
+    manager: AuthManager[User], session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """A sub longer than the user-id column is a caller error, not a store outage."""
+    with pytest.raises(ValueError, match="255"):
+        await manager.create_token_pair({"sub": "x" * 256})
+    with pytest.raises(ValueError, match="255"):
+        await manager.create_access_token({"sub": "x" * 256})
+    assert await count(session_factory, sessions) == 0
+    pair = await manager.create_token_pair({"sub": "x" * 255})
+    assert (await manager.verify_token(pair.access_token)).sub == "x" * 255
+
+
+async def test_overlong_client_details_are_cut_to_their_columns(
+    manager: AuthManager[User], user: User
+) -> None:
+    """A script's oversized ClientInfo is truncated (as the HTTP layer does), not a 503."""
+    client = ClientInfo(ip_address="i" * 100, user_agent="u" * 2000, device_id="d" * 300)
+    pair = await manager.create_token_pair(claims(user), client=client)
+    (info,) = await manager.list_sessions(str(user.id))
+    assert info.id == pair.session_id
+    assert info.user_agent == "u" * 512
+    assert info.ip_address == "i" * 64
