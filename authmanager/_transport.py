@@ -56,7 +56,7 @@ class BearerScheme(OAuth2PasswordBearer):
         if scheme.lower() not in {"bearer", "dpop"} or not token or " " in token:
             raise InvalidTokenError(
                 "The Authorization header must be 'Bearer <token>' or 'DPoP <token>'.",
-                reason=Reason.MALFORMED
+                reason=Reason.MALFORMED,
             )
         return token
 
