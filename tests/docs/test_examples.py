@@ -21,6 +21,8 @@ from tests.docs.conftest import EXAMPLES, Load, add_user, create_tables
 PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
 
+BINDING = "tests/binding/test_doc_examples.py::"
+
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
     "app_models.py": "test_app_models_is_the_user_table",
@@ -29,6 +31,10 @@ COVERED = {
     "login_2.py": "test_login_from_python_client",
     "cookies_1.py": "test_cookie_transport_with_csrf",
     "cookies_2.js": "tests/browser/test_demo_browser.py::test_docs_cookie_client_in_browser",
+    "fresh_1.py": BINDING + "test_fresh_example_guards_delete_with_fresh_login",
+    "device_1.py": BINDING + "test_device_example_binds_device_and_network",
+    "dpop_1.py": BINDING + "test_dpop_example_client_flow",
+    "websockets_1.py": BINDING + "test_websockets_example_closes_on_logout",
     "logout_1.py": "test_logout_and_logout_everywhere",
     "sessions_1.py": "test_sessions_listed_and_ended",
     "claims_1.py": "test_custom_claims_and_validator",
@@ -49,10 +55,11 @@ def test_every_example_has_a_test() -> None:
     """Each file in docs/examples is exercised by a named test that exists."""
     files = {p.name for p in EXAMPLES.iterdir() if p.suffix in {".py", ".js"}}
     assert files == set(COVERED)
-    names = set(globals())
-    browser = (Path(__file__).parents[1] / "browser" / "test_demo_browser.py").read_text()
+    root = Path(__file__).resolve().parents[2]
     for test in COVERED.values():
-        assert test in names or test.split("::")[-1] in browser, test
+        path, _, name = test.rpartition("::")
+        source = (root / path).read_text() if path else Path(__file__).read_text()
+        assert f"def {name}(" in source, test
 
 
 async def _login(client: httpx.AsyncClient, email: str = EMAIL, **kwargs: Any) -> httpx.Response:
