@@ -360,15 +360,14 @@ async def test_session_argument_shares_the_callers_transaction(
     manager: AuthManager[User], user: User, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     """With session=, the pair is visible in that transaction only, and gone on rollback."""
-    async with session_factory() as db:
-        async with db.begin():
-            pair = await manager.create_token_pair(claims(user), session=db)
-            payload = await manager.verify_token(pair.access_token, session=db)
-            assert payload.sid == pair.session_id
-            with pytest.raises(RevokedTokenError) as outside:
-                await manager.verify_token(pair.access_token)  # not committed yet
-            assert outside.value.reason == Reason.UNKNOWN_TOKEN
-            await db.rollback()
+    async with session_factory() as db, db.begin():
+        pair = await manager.create_token_pair(claims(user), session=db)
+        payload = await manager.verify_token(pair.access_token, session=db)
+        assert payload.sid == pair.session_id
+        with pytest.raises(RevokedTokenError) as outside:
+            await manager.verify_token(pair.access_token)  # not committed yet
+        assert outside.value.reason == Reason.UNKNOWN_TOKEN
+        await db.rollback()
     assert await count(session_factory, tokens) == 0
     with pytest.raises(RevokedTokenError):
         await manager.verify_token(pair.access_token)
