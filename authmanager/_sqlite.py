@@ -61,8 +61,13 @@ def configure_sqlite(session_factory: async_sessionmaker[AsyncSession]) -> bool:
                 except Exception as exc:  # the driver's OperationalError: locked
                     # Best effort: a later connection switches the file to WAL.
                     logger.debug("sqlite: WAL not enabled yet: %s", type(exc).__name__)
-        finally:
+        except Exception:
+            # SQLAlchemy does not close a connection whose connect hook failed (a corrupt
+            # or unreadable file): close it here, or its worker thread leaks.
             cursor.close()
+            dbapi_connection.close()
+            raise
+        cursor.close()
         # The driver must not begin transactions itself: `_on_begin` does.
         dbapi_connection.isolation_level = None
 
