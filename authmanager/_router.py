@@ -175,7 +175,11 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
                             "type": "object",
                             "properties": {
                                 "grant_type": {"type": "string", "enum": ["refresh_token"]},
-                                "refresh_token": {"type": "string"},
+                                "refresh_token": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": 16384,
+                                },
                             },
                             "required": ["refresh_token"],
                         }
@@ -235,7 +239,7 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
     async def fresh(
         request: Request,
         response: Response,
-        password: Annotated[str, Form(max_length=4096)],
+        password: Annotated[str, Form(min_length=1, max_length=4096)],
         payload: TokenPayload = Depends(auth.token_data),
     ) -> TokenBody:
         transport.check_origin(request)

@@ -41,10 +41,21 @@ class RefreshBody(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=16384)
 
 
-class ErrorBody(BaseModel):
-    """An error answer: `detail` for people, `error` (RFC 6749 §5.2 / RFC 6750) for clients."""
+class ValidationIssue(BaseModel):
+    """One invalid field of a 422 answer (the input itself is never echoed)."""
 
-    detail: str
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """An error answer: `detail` for people, `error` (RFC 6749 §5.2 / RFC 6750) for clients.
+
+    On 422, `detail` lists the invalid fields instead of one sentence.
+    """
+
+    detail: str | list[ValidationIssue]
     error: str | None = None
     reason: str | None = None
 
