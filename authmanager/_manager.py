@@ -437,7 +437,7 @@ class AuthManager(Generic[UserT]):
             payload = self._codec.decode(
                 token, token_type=token_type, audience=audience, issuer=issuer
             )
-            async with self._store.reading(session) as db:
+            async with self._store.connection(session) as db:
                 state = await self._store.token_state(db, payload.jti)
             self._check_state(payload, state, utcnow())
         except InvalidTokenError as exc:
@@ -452,8 +452,8 @@ class AuthManager(Generic[UserT]):
         started = time.perf_counter()
         try:
             payload = self._codec.decode(token, token_type="access")
-            async with self._store.reading() as db:
-                state = await self._store.token_state(db, payload.jti)
+            async with self._store.user_reading() as (conn, db):
+                state = await self._store.token_state(conn, payload.jti)
                 self._check_state(payload, state, utcnow())
                 user = await self._users.get_user(db, payload.sub)
             if user is None:

@@ -13,13 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from authmanager._clock import as_utc
 from authmanager._models import metadata, sessions, tokens, user_state
-from authmanager._sqlite import WRITE_OPTION
+from authmanager._sqlite import READ_OPTION, WRITE_OPTION
 from authmanager.exceptions import TokenStoreUnavailableError
 
 __all__ = ["SessionRow", "TokenRow", "TokenState", "TokenStore"]
@@ -144,6 +149,9 @@ _STATE_QUERY = (
     .outerjoin(user_state, user_state.c.user_id == sessions.c.user_id)
 )
 
+# Built once: a statement per request would cost more than the look-up (hot path).
+_STATE_BY_JTI = _STATE_QUERY.where(tokens.c.jti == bindparam("jti"))
+
 _SESSION_QUERY = select(
     sessions.c.id,
     sessions.c.user_id,
@@ -184,6 +192,16 @@ class TokenStore:
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = session_factory
+        bind = session_factory.kw.get("bind")
+        # A plain factory bound to one engine: the per-request reads skip the ORM
+        # session and the transaction: no BEGIN/ROLLBACK round trips around one SELECT
+        # (on PostgreSQL autocommit is a driver flag; on SQLite see READ_OPTION).
+        self._engine: AsyncEngine | None = None
+        if isinstance(bind, AsyncEngine) and not session_factory.kw.get("binds"):
+            if bind.dialect.name == "postgresql":
+                self._engine = bind.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                self._engine = bind.execution_options(**{READ_OPTION: True})
 
     # --- transactions ----------------------------------------------------------------
     @asynccontextmanager
@@ -219,6 +237,52 @@ class TokenStore:
             logger.warning("token store unavailable: %s", type(exc).__name__)
             raise TokenStoreUnavailableError() from exc
 
+    @asynccontextmanager
+    async def connection(
+        self, session: AsyncSession | None = None
+    ) -> AsyncIterator[AsyncSession | AsyncConnection]:
+        """Like `reading`, for one Core SELECT: a pooled connection, no ORM session.
+
+        Used by `token_state` on the hot path; the caller's *session* is used when given.
+        No transaction is begun, so run a single statement in it, and never a write.
+
+        Raises:
+            TokenStoreUnavailableError: the database failed or could not be reached.
+        """
+        if session is not None or self._engine is None:
+            async with self.reading(session) as db:
+                yield db
+            return
+        try:
+            async with self._engine.connect() as conn:
+                yield conn
+        except STORE_ERRORS as exc:
+            logger.warning("token store unavailable: %s", type(exc).__name__)
+            raise TokenStoreUnavailableError() from exc
+
+    @asynccontextmanager
+    async def user_reading(
+        self,
+    ) -> AsyncIterator[tuple[AsyncSession | AsyncConnection, AsyncSession]]:
+        """Yield (connection, session on it) for `token_state` then the user loader.
+
+        One pooled connection, no transaction (as in `connection`): the token look-up
+        runs as Core, the loader gets an `AsyncSession`; both are read-only.
+
+        Raises:
+            TokenStoreUnavailableError: the database failed or could not be reached.
+        """
+        if self._engine is None:
+            async with self.reading() as db:
+                yield db, db
+            return
+        try:
+            async with self._engine.connect() as conn, self._factory(bind=conn) as db:
+                yield conn, db
+        except STORE_ERRORS as exc:
+            logger.warning("token store unavailable: %s", type(exc).__name__)
+            raise TokenStoreUnavailableError() from exc
+
     # --- writes at issue time --------------------------------------------------------
     async def insert_session(self, db: AsyncSession, **values: Any) -> None:
         """Insert one session row."""
@@ -246,9 +310,9 @@ class TokenStore:
         await db.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
 
     # --- reads -----------------------------------------------------------------------
-    async def token_state(self, db: AsyncSession, jti: str) -> TokenState | None:
+    async def token_state(self, db: AsyncSession | AsyncConnection, jti: str) -> TokenState | None:
         """Return everything verification needs about *jti*, in one statement."""
-        row = (await db.execute(_STATE_QUERY.where(tokens.c.jti == jti))).first()
+        row = (await db.execute(_STATE_BY_JTI, {"jti": jti})).first()
         if row is None:
             return None
         return TokenState(

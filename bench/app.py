@@ -8,6 +8,7 @@ one store look-up) and `/user` uses `auth.current_user` (the same, plus the user
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -19,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from authmanager import AuthManager, AuthSettings, SQLAlchemyUserLoader
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-for-authmanager-benchmarks-only-0123456789abcdef0123"
 PASSWORD = "correct horse battery staple"
 

@@ -85,16 +85,17 @@ async def bulk_rows(
     n_sessions = tokens // 2
     start = time.perf_counter()
     if engine.dialect.name == "sqlite":
-        series = "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < :n) "
         sessions_sql = (
             "INSERT INTO authmanager_sessions (id, user_id, created_at, last_used_at, "
             "expires_at, refresh_expires_at, claims) "
-            + series
-            + "SELECT :p || x, :u, :c, :c, :e, :e, '{}' FROM s"
+            "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < :n) "
+            "SELECT :p || x, :u, :c, :c, :e, :e, '{}' FROM s"
         )
         tokens_sql = (
             "INSERT INTO authmanager_tokens (jti, session_id, user_id, type, issued_at, "
-            "expires_at) " + series + "SELECT :p || 't' || x, :p || ((x + 1) / 2), :u, "
+            "expires_at) "
+            "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < :n) "
+            "SELECT :p || 't' || x, :p || ((x + 1) / 2), :u, "
             "CASE x % 2 WHEN 1 THEN 'access' ELSE 'refresh' END, :c, :e FROM s"
         )
         params = {

@@ -49,7 +49,7 @@ async def run_db(kind: str, url: str | None, args: argparse.Namespace) -> dict[s
     return out
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     print(
         f"authmanager benchmarks: python {platform.python_version()}, "
@@ -65,8 +65,7 @@ async def main(args: argparse.Namespace) -> None:
     if args.postgres:
         results["postgresql"] = await run_db("postgresql", args.postgres, args)
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return results
 
 
 def cli() -> None:
@@ -92,7 +91,9 @@ def cli() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
     )
-    asyncio.run(main(args))
+    results = asyncio.run(main(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authmanager import AuthManager
-from bench.app import PASSWORD, User, make_app, make_manager
+from bench.app import PASSWORD, ROOT, User, make_app, make_manager
 from bench.db import FUTURE, PAST, add_user, bulk_rows, database
 from bench.harness import Clock, StatementCounter, asgi_get, interleaved, ms, p99, summary
 
@@ -113,8 +113,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_port(port: int, limit: float = 30) -> None:
+    deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -165,7 +165,7 @@ async def real_server(kind: str, postgres_url: str | None, quick: bool) -> Resul
         _, token = await _user_and_token(engine, auth)
         port = _free_port()
         env = {**os.environ, "BENCH_DB_URL": url}
-        server = subprocess.Popen(
+        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
             [
                 sys.executable,
                 "-m",
@@ -183,6 +183,7 @@ async def real_server(kind: str, postgres_url: str | None, quick: bool) -> Resul
                 "--no-access-log",
             ],
             env=env,
+            cwd=ROOT,
             start_new_session=True,
         )
         try:
