@@ -6,6 +6,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
@@ -119,7 +120,12 @@ async def bulk_rows(
             "CASE x % 2 WHEN 1 THEN 'access' ELSE 'refresh' END, CAST(:c AS timestamptz), "
             "CAST(:e AS timestamptz) FROM generate_series(1, CAST(:n AS integer)) AS x"
         )
-        params = {"p": prefix, "u": user_id, "c": "2019-12-31 00:00:00+00", "e": expires + "+00"}
+        params = {
+            "p": prefix,
+            "u": user_id,
+            "c": datetime(2019, 12, 31, tzinfo=UTC),
+            "e": datetime.fromisoformat(expires).replace(tzinfo=UTC),
+        }
     async with engine.begin() as conn:
         await conn.execute(text(sessions_sql), {**params, "n": n_sessions})
         await conn.execute(text(tokens_sql), {**params, "n": n_sessions * 2})
