@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from authmanager._dpop import DPOP_HEADER, DPoPVerifier
 from authmanager._tokens import TokenPayload
 from authmanager._types import ClientInfo
+from authmanager._verification import rejected
 from authmanager.exceptions import InvalidTokenError, Reason
 from authmanager.hooks import EventName
 
@@ -154,7 +155,7 @@ class Binder:
         try:
             await self._check_dpop_request(conn, payload, token)
         except InvalidTokenError as exc:
-            self._auth._rejected(exc, token, client)
+            rejected(self._auth, exc, token, client)
             raise
         self.check_client(payload, client)
 
@@ -192,7 +193,7 @@ class Binder:
         elif jkt is None and self._required:
             failure = _dpop_error("This server requires DPoP-bound tokens.")
         if failure is not None:
-            self._auth._rejected(failure, token, client)
+            rejected(self._auth, failure, token, client)
             raise failure
         self.check_client(payload, client)
 

@@ -15,8 +15,10 @@ from fastapi import Depends, Request, Response
 
 from authmanager._clock import utcnow
 from authmanager._http import to_http
+from authmanager._revocation import end_session, revoke_all
 from authmanager._tokens import TokenPayload
 from authmanager._transport import BearerScheme, Transport
+from authmanager._verification import verify_for_user
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
 
@@ -69,7 +71,7 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
         client = transport.client(request)
         try:
             if with_user:
-                payload, user = await auth._verify_for_user(token, client)
+                payload, user = await verify_for_user(auth, token, client)
             else:
                 payload, user = await auth.verify_token(token, client=client), None
             if cached is None:  # DPoP proof, device and network: once per request
@@ -129,7 +131,8 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
         client = transport.client(request)
         try:
             # One `logout` event (not `session.revoked` as well).
-            await auth._end_session(
+            await end_session(
+                auth,
                 payload.sub,
                 payload.sid,
                 None,
@@ -152,7 +155,8 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
         client = transport.client(request)
         try:
             # One `logout_all` event (not `token.revoked` as well).
-            count = await auth._revoke_all(
+            count = await revoke_all(
+                auth,
                 payload.sub,
                 None,
                 None,

@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authmanager._clock import utcnow
 from authmanager._issuer import Minted, SessionClaims, new_id
+from authmanager._login import login_failed
 from authmanager._store import SessionRow, TokenRow
 from authmanager._tokens import TokenPair, TokenPayload
 from authmanager._types import ClientInfo
+from authmanager._verification import rejected
 from authmanager.exceptions import (
     AuthError,
     ExpiredTokenError,
@@ -54,7 +56,7 @@ async def rotate(
                 row = await _live_session(auth, db, payload, sid, now)
                 pair = await _mint_rotation(auth, db, payload, row, now, new_refresh_jti)
     if failure is not None:
-        auth._rejected(failure, token, client)
+        rejected(auth, failure, token, client)
         raise failure
     assert pair is not None  # noqa: S101
     auth._events.emit(
@@ -100,7 +102,7 @@ async def reissue_access(
                 await store.insert_tokens(db, minted.rows)
                 await store.touch_session(db, row.id, now=now)
     if failure is not None:
-        auth._rejected(failure, token, client)
+        rejected(auth, failure, token, client)
         raise failure
     auth._events.emit(
         EventName.TOKEN_REFRESHED,
@@ -119,7 +121,7 @@ def _reported(auth: AuthManager[Any], token: str, client: ClientInfo) -> Iterato
     try:
         yield
     except InvalidTokenError as exc:
-        auth._rejected(exc, token, client)
+        rejected(auth, exc, token, client)
         raise
 
 
@@ -128,7 +130,7 @@ async def _limit(auth: AuthManager[Any], token: str, client: ClientInfo) -> None
     try:
         await auth._limiter.hit_refresh(client.ip_address)
     except RateLimitExceededError as exc:
-        auth._rejected(exc, token, client)
+        rejected(auth, exc, token, client)
         raise
 
 
@@ -136,7 +138,7 @@ def _decode(auth: AuthManager[Any], token: str, client: ClientInfo) -> TokenPayl
     try:
         return auth._codec.decode(token, token_type="refresh")
     except InvalidTokenError as exc:
-        auth._rejected(exc, token, client)
+        rejected(auth, exc, token, client)
         raise
 
 
@@ -261,7 +263,7 @@ async def fresh_access(
     except ValueError:
         ok = False
     if not ok or user is None or getattr(user, "is_active", True) is False:
-        await auth._login_failed(client, login_key, Reason.BAD_CREDENTIALS, ctx)
+        await login_failed(auth, client, login_key, Reason.BAD_CREDENTIALS, ctx)
     now = utcnow()
     minted = Minted()
     async with store.transaction() as db:

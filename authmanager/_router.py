@@ -13,6 +13,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 
 from authmanager._http import AuthHTTPException, error_response, to_http
+from authmanager._login import login_claims
+from authmanager._rotation import fresh_access
 from authmanager._schemas import (
     DetailBody,
     ErrorBody,
@@ -154,7 +156,7 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
         client = transport.client(request)
         client = await auth._binder.login_client(request, client, form.device_id)
         user = await auth.authenticate(form.username, form.password, client=client)
-        claims = await auth._login_claims(user)
+        claims = await login_claims(auth, user)
         pair = await auth.create_token_pair(claims, client=client, fresh=True)
         return _token_response(auth, pair, response)
 
@@ -244,7 +246,7 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
     ) -> TokenBody:
         transport.check_origin(request)
         client = transport.client(request)
-        token, expires_in = await auth._fresh_access_token(payload, password, client=client)
+        token, expires_in = await fresh_access(auth, payload, password, client)
         response.headers.update(_NO_STORE)
         token_type = "DPoP" if payload.get("cnf") else "bearer"
         return TokenBody(access_token=token, expires_in=expires_in, token_type=token_type)

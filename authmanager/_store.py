@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 
 from authmanager._clock import as_utc
 from authmanager._models import metadata, sessions, tokens, user_state
+from authmanager._rows import SessionRow, TokenRow, TokenState, opt, session_row
 from authmanager._sqlite import READ_OPTION, WRITE_OPTION
 from authmanager.exceptions import TokenStoreUnavailableError
 
@@ -33,101 +33,6 @@ logger = logging.getLogger("authmanager.store")
 
 #: Errors that mean "the store cannot answer": fail closed on every one of them.
 STORE_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
-
-
-def _opt(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
-
-
-@dataclass(frozen=True, slots=True)
-class TokenState:
-    """What verification needs to know about one token, read in one statement."""
-
-    type: str
-    user_id: str
-    session_id: str
-    revoked_at: datetime | None
-    session_revoked_at: datetime | None
-    session_expires_at: datetime
-    session_created_at: datetime
-    revoked_before: datetime | None
-    kept_session_id: str | None
-    fresh_until: datetime | None
-    device_id: str | None
-
-    def session_alive(self, now: datetime) -> bool:
-        """Return whether the session is neither revoked, expired, nor cut by revoke-all."""
-        return _alive(
-            self.session_id,
-            self.session_revoked_at,
-            self.session_expires_at,
-            self.session_created_at,
-            self.revoked_before,
-            self.kept_session_id,
-            now,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRow:
-    """One login session as stored."""
-
-    id: str
-    user_id: str
-    created_at: datetime
-    last_used_at: datetime
-    expires_at: datetime
-    refresh_expires_at: datetime | None
-    revoked_at: datetime | None
-    user_agent: str | None
-    ip_address: str | None
-    device_id: str | None
-    claims: dict[str, Any]
-    revoked_before: datetime | None
-    kept_session_id: str | None
-
-    def alive(self, now: datetime) -> bool:
-        """Return whether the session may still be used."""
-        return _alive(
-            self.id,
-            self.revoked_at,
-            self.expires_at,
-            self.created_at,
-            self.revoked_before,
-            self.kept_session_id,
-            now,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRow:
-    """One token as stored (for the slow paths: reuse detection, diagnostics)."""
-
-    jti: str
-    session_id: str
-    user_id: str
-    type: str
-    expires_at: datetime
-    revoked_at: datetime | None
-    revoke_reason: str | None
-
-
-def _alive(
-    session_id: str,
-    revoked_at: datetime | None,
-    expires_at: datetime,
-    created_at: datetime,
-    revoked_before: datetime | None,
-    kept_session_id: str | None,
-    now: datetime,
-) -> bool:
-    if revoked_at is not None or expires_at <= now:
-        return False
-    return not (
-        revoked_before is not None
-        and created_at <= revoked_before
-        and session_id != kept_session_id
-    )
 
 
 _STATE_QUERY = (
@@ -167,24 +72,6 @@ _SESSION_QUERY = select(
     user_state.c.revoked_before,
     user_state.c.kept_session_id,
 ).select_from(sessions.outerjoin(user_state, user_state.c.user_id == sessions.c.user_id))
-
-
-def _session_row(row: Any) -> SessionRow:
-    return SessionRow(
-        id=row.id,
-        user_id=row.user_id,
-        created_at=as_utc(row.created_at),
-        last_used_at=as_utc(row.last_used_at),
-        expires_at=as_utc(row.expires_at),
-        refresh_expires_at=_opt(row.refresh_expires_at),
-        revoked_at=_opt(row.revoked_at),
-        user_agent=row.user_agent,
-        ip_address=row.ip_address,
-        device_id=row.device_id,
-        claims=dict(row.claims or {}),
-        revoked_before=_opt(row.revoked_before),
-        kept_session_id=row.kept_session_id,
-    )
 
 
 class TokenStore:
@@ -319,13 +206,13 @@ class TokenStore:
             type=row[0],
             user_id=row[1],
             session_id=row[2],
-            revoked_at=_opt(row[3]),
-            session_revoked_at=_opt(row[4]),
+            revoked_at=opt(row[3]),
+            session_revoked_at=opt(row[4]),
             session_expires_at=as_utc(row[5]),
             session_created_at=as_utc(row[6]),
-            revoked_before=_opt(row[7]),
+            revoked_before=opt(row[7]),
             kept_session_id=row[8],
-            fresh_until=_opt(row[9]),
+            fresh_until=opt(row[9]),
             device_id=row[10],
         )
 
@@ -352,14 +239,14 @@ class TokenStore:
             user_id=row.user_id,
             type=row.type,
             expires_at=as_utc(row.expires_at),
-            revoked_at=_opt(row.revoked_at),
+            revoked_at=opt(row.revoked_at),
             revoke_reason=row.revoke_reason,
         )
 
     async def get_session(self, db: AsyncSession, session_id: str) -> SessionRow | None:
         """Return one session with its user's revoke-all watermark, or None."""
         row = (await db.execute(_SESSION_QUERY.where(sessions.c.id == session_id))).first()
-        return None if row is None else _session_row(row)
+        return None if row is None else session_row(row)
 
     async def list_sessions(
         self, db: AsyncSession, user_id: str, now: datetime
@@ -371,7 +258,7 @@ class TokenStore:
             sessions.c.expires_at > now,
             sessions.c.refresh_expires_at > now,
         ).order_by(sessions.c.created_at.desc())
-        rows = [_session_row(row) for row in (await db.execute(query)).all()]
+        rows = [session_row(row) for row in (await db.execute(query)).all()]
         return [row for row in rows if row.alive(now)]
 
     # --- rotation --------------------------------------------------------------------

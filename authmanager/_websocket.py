@@ -27,6 +27,7 @@ from authmanager._binding import bound_key
 from authmanager._clock import utcnow
 from authmanager._tokens import TokenPayload
 from authmanager._types import ClientInfo
+from authmanager._verification import check_state, verify_for_user
 from authmanager.exceptions import (
     AuthError,
     InvalidTokenError,
@@ -110,7 +111,7 @@ def build_websocket_user(auth: "AuthManager[Any]") -> Callable[..., Any]:
             if device and client.device_id is None:
                 client = ClientInfo(client.ip_address, client.user_agent, device)
         try:
-            payload, user = await auth._verify_for_user(token, client)
+            payload, user = await verify_for_user(auth, token, client)
             if bound_key(payload) is not None:
                 raise InvalidTokenError(
                     "DPoP-bound tokens cannot authenticate a WebSocket.", reason=Reason.DPOP
@@ -130,7 +131,7 @@ def build_websocket_user(auth: "AuthManager[Any]") -> Callable[..., Any]:
             try:
                 async with store.reading() as db:
                     state = await store.token_state(db, payload.jti)
-                auth._check_state(payload, state, utcnow())
+                check_state(payload, state, utcnow())
             except TokenStoreUnavailableError:
                 code = CLOSE_UNAVAILABLE
             except InvalidTokenError:

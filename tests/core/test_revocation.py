@@ -255,6 +255,7 @@ async def test_login_committed_after_revoke_all_with_an_earlier_clock_is_refused
         await manager.verify_token(ok.access_token)
 
 
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 async def test_login_transaction_open_across_revoke_all_is_refused(
     manager: AuthManager[User],
     user: User,
@@ -266,8 +267,7 @@ async def test_login_transaction_open_across_revoke_all_is_refused(
     PostgreSQL only: on SQLite the open login transaction holds the write lock, so the
     revoke-all cannot run until it commits (the earlier-clock test covers that order).
     """
-    if engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers; see the earlier-clock test")
+    assert engine.dialect.name == "postgresql"
     async with session_factory() as login_db, login_db.begin():
         raced = await manager.create_token_pair(claims(user), session=login_db)
         # Not committed yet: the revoke-all cannot see the new session's rows.
