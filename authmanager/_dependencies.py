@@ -18,7 +18,7 @@ from authmanager._http import to_http
 from authmanager._revocation import end_session, revoke_all
 from authmanager._tokens import TokenPayload
 from authmanager._transport import BearerScheme, Transport
-from authmanager._verification import verify_for_user
+from authmanager._verification import rejected, verify_for_user
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
 
@@ -53,7 +53,14 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
         auto_error=False,
         refreshUrl=f"{settings.route_prefix}/refresh",
     )
-    transport = Transport(settings)
+
+    def report(request: Request, exc: AuthError) -> None:
+        # Refusals before token verification; a missing token is anonymous traffic.
+        if exc.reason is not Reason.MISSING:
+            rejected(auth, exc, None, transport.client(request))
+
+    transport = Transport(settings, on_reject=report)
+    bearer.on_reject = report
     key = f"authmanager_{id(auth)}"
     fresh_window = timedelta(minutes=settings.fresh_token_minutes)
 

@@ -34,6 +34,23 @@ async def authenticate(
 ) -> Any:
     """Check *login* and *password* (see `AuthManager.authenticate`)."""
     ctx = {"client_ip": client.ip_address, "user_agent": client.user_agent}
+    async with auth._limiter.attempt(login):
+        user, hashed = await _check_password(auth, login, password, client, session, ctx)
+    user_id = str(user.id)
+    await _upgrade_hash(auth, user, user_id, password, hashed, session, ctx)
+    auth._events.emit(EventName.LOGIN_SUCCEEDED, user_id=user_id, **ctx)
+    return user
+
+
+async def _check_password(
+    auth: AuthManager[Any],
+    login: str,
+    password: str,
+    client: ClientInfo,
+    session: AsyncSession | None,
+    ctx: Mapping[str, Any],
+) -> tuple[Any, str]:
+    """Check the limit, then the password; count and raise on failure (one turn)."""
     try:
         await auth._limiter.check_login(client.ip_address, login)
     except RateLimitExceededError as exc:
@@ -55,12 +72,11 @@ async def authenticate(
         await login_failed(auth, client, login, Reason.BAD_CREDENTIALS, ctx)
     assert user is not None  # noqa: S101 - for the type checker
     assert hashed is not None  # noqa: S101
-    user_id = str(user.id)
     if not user_is_active(user):
-        await login_failed(auth, client, login, Reason.USER_INACTIVE, {**ctx, "user_id": user_id})
-    await _upgrade_hash(auth, user, user_id, password, hashed, session, ctx)
-    auth._events.emit(EventName.LOGIN_SUCCEEDED, user_id=user_id, **ctx)
-    return user
+        await login_failed(
+            auth, client, login, Reason.USER_INACTIVE, {**ctx, "user_id": str(user.id)}
+        )
+    return user, hashed
 
 
 async def login_failed(

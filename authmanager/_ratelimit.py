@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from limits import RateLimitItem, parse
@@ -49,12 +53,23 @@ def _key(kind: str, value: str) -> str:
     return f"{kind}:{digest[:32]}"
 
 
+@dataclass(slots=True)
+class _Turn:
+    """The lock of one login name and how many attempts hold or await it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class LoginLimiter:
     """Count failed logins per client IP and per login name, and refreshes per IP.
 
     A successful login costs nothing. The check runs before any password hashing.
     When the storage cannot be reached, logins fail closed with
     `TokenStoreUnavailableError`.
+
+    Within one process, attempts on one login name take turns (`attempt()`), so a burst
+    cannot pass the check before its failures are counted.
     """
 
     def __init__(self, settings: AuthSettings) -> None:
@@ -67,6 +82,7 @@ class LoginLimiter:
         self._storage = _storage(settings.rate_limit_storage_url)
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._namespace = "authmanager"
+        self._turns: dict[str, _Turn] = {}
 
     @property
     def enabled(self) -> bool:
@@ -80,6 +96,29 @@ class LoginLimiter:
         if login:
             ids.append(_key("login", login))
         return ids
+
+    @asynccontextmanager
+    async def attempt(self, login: str | None) -> AsyncIterator[None]:
+        """Hold the turn of *login* (normalised) from the limit check to the recorded outcome.
+
+        Attempts on one login name run one at a time in this process; a lock exists only
+        while some attempt holds or awaits it. Not per IP: a NAT would queue all its users.
+        """
+        if self._login is None or not login:
+            yield
+            return
+        key = _key("login", login)
+        turn = self._turns.get(key)
+        if turn is None:
+            turn = self._turns[key] = _Turn()
+        turn.users += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.users -= 1
+            if turn.users == 0:
+                del self._turns[key]
 
     async def check_login(self, ip: str | None, login: str | None) -> None:
         """Raise `RateLimitExceededError` when the IP or the login name is over the limit."""

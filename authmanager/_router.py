@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from authmanager._http import AuthHTTPException, error_response, to_http
 from authmanager._login import login_claims
+from authmanager._revocation import end_session
 from authmanager._rotation import fresh_access
 from authmanager._schemas import (
     DetailBody,
@@ -197,8 +198,11 @@ def _add_token_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
         except ValueError as exc:
             return _malformed(str(exc))
         if cookie and body_token and cookie != body_token:
-            raise InvalidTokenError(
-                "Two different refresh tokens were sent.", reason=Reason.DUPLICATE_CREDENTIALS
+            raise transport.refused(
+                request,
+                InvalidTokenError(
+                    "Two different refresh tokens were sent.", reason=Reason.DUPLICATE_CREDENTIALS
+                ),
             )
         token = body_token or cookie
         if token is None:
@@ -283,10 +287,20 @@ def _add_session_routes(router: APIRouter, auth: "AuthManager[Any]") -> None:
         summary="End one of the user's sessions",
     )
     async def revoke_session(
+        request: Request,
         session_id: Annotated[str, Field(max_length=64)],
         payload: TokenPayload = Depends(auth.token_data),
     ) -> Response:
-        if not await auth.revoke_session(payload.sub, session_id):
+        client = auth._transport.client(request)
+        ended = await end_session(
+            auth,
+            payload.sub,
+            session_id,
+            None,
+            client_ip=client.ip_address,
+            user_agent=client.user_agent,
+        )
+        if not ended:
             return JSONResponse({"detail": "No such session."}, status_code=404)
         return Response(status_code=204)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 
 from fastapi import Request, Response
@@ -22,13 +23,19 @@ __all__ = [
 
 DEVICE_HEADER = "X-Device-Id"
 
+#: Called with each refused request and its error before the refusal is raised.
+OnReject = Callable[[Request, AuthError], None]
+
 
 class BearerScheme(OAuth2PasswordBearer):
     """FastAPI's OAuth2 password scheme (for OpenAPI), with a stricter header reader.
 
     Returns the token or None; refuses a request with two `Authorization` headers or
-    a malformed one. Never reads a token from the query string.
+    a malformed one. Never reads a token from the query string. Each refusal is
+    passed to `on_reject` (set by the manager, which reports it) before it is raised.
     """
+
+    on_reject: OnReject | None = None
 
     async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
         """Return the bearer token of *request*, or None; refusals become HTTP 401."""
@@ -47,18 +54,29 @@ class BearerScheme(OAuth2PasswordBearer):
         if not values:
             return None
         if len(values) > 1:
-            raise InvalidTokenError(
-                "Two Authorization headers were sent.", reason=Reason.DUPLICATE_CREDENTIALS
+            raise self._refused(
+                request,
+                InvalidTokenError(
+                    "Two Authorization headers were sent.", reason=Reason.DUPLICATE_CREDENTIALS
+                ),
             )
         scheme, _, token = values[0].strip().partition(" ")
         token = token.strip()
         # "DPoP" is for DPoP-bound tokens (RFC 9449 §7.1), checked by `_binding.py`.
         if scheme.lower() not in {"bearer", "dpop"} or not token or " " in token:
-            raise InvalidTokenError(
-                "The Authorization header must be 'Bearer <token>' or 'DPoP <token>'.",
-                reason=Reason.MALFORMED,
+            raise self._refused(
+                request,
+                InvalidTokenError(
+                    "The Authorization header must be 'Bearer <token>' or 'DPoP <token>'.",
+                    reason=Reason.MALFORMED,
+                ),
             )
         return token
+
+    def _refused(self, request: Request, exc: AuthError) -> AuthError:
+        if self.on_reject is not None:
+            self.on_reject(request, exc)
+        return exc
 
 
 @lru_cache(maxsize=64)
@@ -77,10 +95,15 @@ def _in(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Netw
 
 
 class Transport:
-    """Reads and writes the HTTP side of authentication for one manager's settings."""
+    """Reads and writes the HTTP side of authentication for one manager's settings.
 
-    def __init__(self, settings: AuthSettings) -> None:
+    Every refusal (CSRF, duplicated credentials) is passed to *on_reject* before it is
+    raised, so the manager can report requests that never reach token verification.
+    """
+
+    def __init__(self, settings: AuthSettings, on_reject: OnReject | None = None) -> None:
         self.settings = settings
+        self.on_reject = on_reject
         self._proxies = _networks(tuple(settings.trusted_proxies))
         self._origins = frozenset(o.rstrip("/").lower() for o in settings.allowed_origins)
         self.cookie_path = settings.effective_cookie_path
@@ -123,8 +146,11 @@ class Transport:
         """Return the refresh token from its cookie, or None; refuse two different ones."""
         values = set(self._cookie_values(request, self.settings.cookie_name))
         if len(values) > 1:
-            raise InvalidTokenError(
-                "Two refresh-token cookies were sent.", reason=Reason.DUPLICATE_CREDENTIALS
+            raise self.refused(
+                request,
+                InvalidTokenError(
+                    "Two refresh-token cookies were sent.", reason=Reason.DUPLICATE_CREDENTIALS
+                ),
             )
         value = values.pop() if values else ""
         return value or None
@@ -185,10 +211,10 @@ class Transport:
         origin = request.headers.get("origin")
         if origin is not None:
             if not self._origin_allowed(request, origin):
-                raise _csrf("The request comes from another origin.")
+                raise self.refused(request, _csrf("The request comes from another origin."))
             return
         if site == "cross-site":
-            raise _csrf("The request comes from another site.")
+            raise self.refused(request, _csrf("The request comes from another site."))
 
     def _origin_allowed(self, request: Request, origin: str) -> bool:
         origin = origin.strip().rstrip("/").lower()
@@ -204,12 +230,21 @@ class Transport:
         cookies = set(self._cookie_values(request, self.settings.csrf_cookie_name))
         header = request.headers.get(self.settings.csrf_header_name, "")
         if len(cookies) != 1 or not header:
-            raise _csrf(
-                "The CSRF token is missing; send the csrf cookie's value in "
-                f"the {self.settings.csrf_header_name} header."
+            raise self.refused(
+                request,
+                _csrf(
+                    "The CSRF token is missing; send the csrf cookie's value in "
+                    f"the {self.settings.csrf_header_name} header."
+                ),
             )
         if not hmac.compare_digest(cookies.pop().encode(), header.encode()):
-            raise _csrf("The CSRF token does not match.")
+            raise self.refused(request, _csrf("The CSRF token does not match."))
+
+    def refused(self, request: Request, exc: AuthError) -> AuthError:
+        """Pass *exc*, refusing *request*, to `on_reject`; return it for the caller to raise."""
+        if self.on_reject is not None:
+            self.on_reject(request, exc)
+        return exc
 
 
 def _csrf(message: str) -> AuthError:
