@@ -20,6 +20,7 @@ from authmanager._passwords import PasswordHasher
 from authmanager._ratelimit import LoginLimiter
 from authmanager._settings import AuthSettings
 from authmanager._sqlite import configure_sqlite
+from authmanager._statecache import build_state_cache
 from authmanager._store import TokenStore
 from authmanager._tokens import TokenCodec, TokenPair, TokenPayload, TokenType
 from authmanager._types import ClientInfo, SessionInfo
@@ -78,7 +79,8 @@ class AuthManager(Generic[UserT]):
         self._keys = KeyRing(settings)
         self._codec = TokenCodec(settings, self._keys)
         self._issuer = Issuer(settings, self._codec)
-        self._store = TokenStore(session_factory)
+        self._state_cache = build_state_cache(settings, session_factory)
+        self._store = TokenStore(session_factory, self._state_cache)
         self._passwords = PasswordHasher(settings)
         self._users = user_loader
         self._events = HookDispatcher(list(hooks), timeout=settings.hook_timeout_seconds)
@@ -402,6 +404,17 @@ class AuthManager(Generic[UserT]):
         """
         async with self._store.transaction(session) as db:
             return await self._store.purge(db, now=utcnow())
+
+    async def invalidate_state_cache(self) -> None:
+        """Make every process drop its cached token states (`state_cache` on; else no-op).
+
+        The library's own revocations do this themselves; call it after revoking
+        tokens, sessions or users with SQL of your own.
+
+        Raises:
+            TokenStoreUnavailableError: the notification could not be sent ("postgres").
+        """
+        await self._store.invalidate_cache()
 
     async def create_tables(self, engine: AsyncEngine | None = None) -> None:
         """Create the token tables (if missing) on *engine*, by default the factory's.

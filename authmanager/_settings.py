@@ -337,6 +337,38 @@ class AuthSettings(BaseSettings):
             "foreign keys on each new connection."
         ),
     )
+    state_cache: Literal["off", "local", "postgres"] = Field(
+        default="off",
+        validation_alias="AUTH_STATE_CACHE",
+        description=(
+            "Cache live access-token states between requests: `local` (processes of one "
+            "host share an epoch file), `postgres` (LISTEN/NOTIFY across hosts). See the "
+            "state cache guide."
+        ),
+    )
+    state_cache_ttl_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias="AUTH_STATE_CACHE_TTL_SECONDS",
+        description=(
+            "Longest use of a cached state: the staleness bound if a revoking process dies "
+            "between its commit and its epoch bump, or a notification is lost."
+        ),
+    )
+    state_cache_size: int = Field(
+        default=10000,
+        ge=1,
+        validation_alias="AUTH_STATE_CACHE_SIZE",
+        description="Cached token states kept per manager at most.",
+    )
+    state_cache_epoch_file: Path | None = Field(
+        default=None,
+        validation_alias="AUTH_STATE_CACHE_EPOCH_FILE",
+        description=(
+            "`local` mode's shared epoch file; default `<SQLite file>.authmanager-epoch`, "
+            "required for other databases."
+        ),
+    )
 
     @field_validator(
         "previous_keys", "allowed_origins", "trusted_proxies", "dpop_algorithms", mode="before"

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, event, exists, insert, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -25,6 +25,7 @@ from authmanager._clock import as_utc
 from authmanager._models import metadata, sessions, tokens, user_state
 from authmanager._rows import SessionRow, TokenRow, TokenState, opt, session_row
 from authmanager._sqlite import READ_OPTION, WRITE_OPTION
+from authmanager._statecache import CHANNEL, REVOKES, StateCache
 from authmanager.exceptions import TokenStoreUnavailableError
 
 __all__ = ["SessionRow", "TokenRow", "TokenState", "TokenStore"]
@@ -57,6 +58,9 @@ _STATE_QUERY = (
 # Built once: a statement per request would cost more than the look-up (hot path).
 _STATE_BY_JTI = _STATE_QUERY.where(tokens.c.jti == bindparam("jti"))
 
+_NOTIFY = text("SELECT pg_notify(:channel, '')").bindparams(channel=CHANNEL)
+_OWN = "authmanager_own"  # Session.info key: a transaction opened by `transaction()`
+
 _SESSION_QUERY = select(
     sessions.c.id,
     sessions.c.user_id,
@@ -77,8 +81,13 @@ _SESSION_QUERY = select(
 class TokenStore:
     """Async SQL over the token tables; one method per statement or short sequence."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        state_cache: StateCache | None = None,
+    ) -> None:
         self._factory = session_factory
+        self._cache = state_cache
         bind = session_factory.kw.get("bind")
         # A plain factory bound to one engine: the per-request reads skip the ORM
         # session and the transaction: no BEGIN/ROLLBACK round trips around one SELECT
@@ -95,6 +104,9 @@ class TokenStore:
     async def transaction(self, session: AsyncSession | None = None) -> AsyncIterator[AsyncSession]:
         """Yield the caller's *session* untouched, or a new one inside `begin()`.
 
+        A transaction that revoked (see `_revoking`) bumps the state cache's epoch just
+        before its commit and again right after it.
+
         Raises:
             TokenStoreUnavailableError: the database failed or could not be reached.
         """
@@ -102,11 +114,17 @@ class TokenStore:
             if session is not None:
                 yield session
                 return
-            async with self._factory() as db, db.begin():
-                # On SQLite this begins IMMEDIATE (see _sqlite.py): read-then-write
-                # transactions that race would otherwise fail with "database is locked".
-                await db.connection(execution_options={WRITE_OPTION: True})
-                yield db
+            async with self._factory() as db:
+                db.info[_OWN] = True
+                async with db.begin():
+                    # On SQLite this begins IMMEDIATE (see _sqlite.py): read-then-write
+                    # transactions that race would otherwise fail with "database is locked".
+                    await db.connection(execution_options={WRITE_OPTION: True})
+                    yield db
+                    if self._cache is not None and db.info.get(REVOKES):
+                        self._cache.bump()  # before the commit (an error rolls back)
+                if self._cache is not None and db.info.get(REVOKES):
+                    self._cache.bump(strict=False)  # after the commit
         except STORE_ERRORS as exc:
             logger.warning("token store unavailable: %s", type(exc).__name__)
             raise TokenStoreUnavailableError() from exc
@@ -293,8 +311,41 @@ class TokenStore:
         return session_id
 
     # --- revocation ------------------------------------------------------------------
+    async def _revoking(self, db: AsyncSession) -> None:
+        """Mark *db*'s transaction as revoking, for the state cache (no-op when off).
+
+        In "postgres" mode a `pg_notify` joins the transaction (delivered at commit). A
+        caller's session bumps the epoch now and again after its commit.
+        """
+        cache = self._cache
+        if cache is None or db.info.get(REVOKES):
+            return
+        db.info[REVOKES] = True
+        if cache.notifies:
+            await db.execute(_NOTIFY)
+        if db.info.get(_OWN):
+            return
+        cache.bump()
+
+        def after_commit(sync_session: Any) -> None:
+            sync_session.info.pop(REVOKES, None)
+            cache.bump(strict=False)
+
+        event.listen(db.sync_session, "after_commit", after_commit, once=True)
+
+    async def invalidate_cache(self) -> None:
+        """Make every process sharing the state cache's epoch drop its entries."""
+        if self._cache is None:
+            return
+        if not self._cache.notifies:
+            self._cache.bump()
+            return
+        async with self.transaction() as db:
+            await self._revoking(db)
+
     async def revoke_token(self, db: AsyncSession, jti: str, *, now: datetime, reason: str) -> bool:
         """Revoke one token; return whether it was live."""
+        await self._revoking(db)
         result = await db.execute(
             update(tokens)
             .where(tokens.c.jti == jti, tokens.c.revoked_at.is_(None))
@@ -315,6 +366,7 @@ class TokenStore:
 
         With *user_id*, only a session of that user is touched.
         """
+        await self._revoking(db)
         where = [sessions.c.id == session_id, sessions.c.revoked_at.is_(None)]
         if user_id is not None:
             where.append(sessions.c.user_id == user_id)
@@ -344,6 +396,7 @@ class TokenStore:
         Writes the user's watermark first, so a session whose login raced with this
         call (created before *now*, committed after) is dead as well.
         """
+        await self._revoking(db)
         await self._set_watermark(db, user_id, now, keep_session_id)
         keep = [] if keep_session_id is None else [sessions.c.id != keep_session_id]
         await db.execute(
@@ -378,6 +431,7 @@ class TokenStore:
     # --- maintenance -----------------------------------------------------------------
     async def purge(self, db: AsyncSession, *, now: datetime) -> int:
         """Delete expired token rows, then sessions left with nothing; return tokens deleted."""
+        await self._revoking(db)  # a token within its leeway may lose its row
         dead_sessions = select(sessions.c.id).where(sessions.c.expires_at <= now)
         result = await db.execute(
             delete(tokens).where(

@@ -54,9 +54,17 @@ async def verify(
     started = time.perf_counter()
     try:
         payload = auth._codec.decode(token, token_type=token_type, audience=audience, issuer=issuer)
-        async with auth._store.connection(session) as db:
-            state = await auth._store.token_state(db, payload.jti)
-        check_state(payload, state, utcnow())
+        cache = auth._state_cache if session is None and token_type == "access" else None
+        state = None if cache is None else cache.lookup(payload.jti)
+        if state is not None:
+            check_state(payload, state, utcnow())
+        else:
+            mark = None if cache is None else cache.mark()  # before the SELECT
+            async with auth._store.connection(session) as db:
+                state = await auth._store.token_state(db, payload.jti)
+            check_state(payload, state, utcnow())
+            if mark is not None:
+                cache.store(payload.jti, mark, state)  # type: ignore[union-attr,arg-type]
     except InvalidTokenError as exc:
         rejected(auth, exc, token, client)
         raise
@@ -72,9 +80,17 @@ async def verify_for_user(
     started = time.perf_counter()
     try:
         payload = auth._codec.decode(token, token_type="access")
+        cache = auth._state_cache
+        state = None if cache is None else cache.lookup(payload.jti)
+        mark = None if cache is None or state is not None else cache.mark()
         async with auth._store.user_reading() as (conn, db):
-            state = await auth._store.token_state(conn, payload.jti)
-            check_state(payload, state, utcnow())
+            if state is None:
+                state = await auth._store.token_state(conn, payload.jti)
+                check_state(payload, state, utcnow())
+                if mark is not None:
+                    cache.store(payload.jti, mark, state)  # type: ignore[union-attr,arg-type]
+            else:
+                check_state(payload, state, utcnow())
             user = await auth._users.get_user(db, payload.sub)
         if user is None:
             raise RevokedTokenError(

@@ -45,11 +45,19 @@ async def protected_request(engine: AsyncEngine, quick: bool) -> Results:
     auth = make_manager(engine, bcrypt_rounds=4)
     _, token = await _user_and_token(engine, auth)
     app = make_app(auth)
+    # The opt-in state cache: "local" (epoch file) on SQLite, "postgres" (LISTEN/NOTIFY)
+    # on PostgreSQL; the epoch file is derived from the SQLite file's path.
+    mode = "postgres" if engine.dialect.name == "postgresql" else "local"
+    cached_auth = make_manager(engine, bcrypt_rounds=4, state_cache=mode)
+    cached_app = make_app(cached_auth)
+    await _cache_ready(cached_auth, token)
     variants = {
         "bare": asgi_get(app, "/bare", None),
         "stateless (PyJWT decode)": asgi_get(app, "/stateless", token),
         "authmanager token_data": asgi_get(app, "/token", token),
         "authmanager current_user": asgi_get(app, "/user", token),
+        "authmanager+cache token_data": asgi_get(cached_app, "/token", token),
+        "authmanager+cache current_user": asgi_get(cached_app, "/user", token),
     }
     rounds, per_round = (6, 200) if quick else (20, 250)
     samples = await interleaved(variants, rounds=rounds, per_round=per_round)
@@ -57,14 +65,28 @@ async def protected_request(engine: AsyncEngine, quick: bool) -> Results:
     meds = {name: _row(name, values)[0] for name, values in samples.items()}
     out: Results = {name: summary(values) for name, values in samples.items()}
     bare, stateless = meds["bare"], meds["stateless (PyJWT decode)"]
-    for name in ("authmanager token_data", "authmanager current_user"):
+    for name in [n for n in meds if n.startswith("authmanager")]:
         out[f"{name} / bare"] = meds[name] / bare
         out[f"{name} / stateless"] = meds[name] / stateless
         print(
             f"  {name:<34} / bare {meds[name] / bare:5.2f}   "
             f"/ stateless {meds[name] / stateless:5.2f}"
         )
+    state_cache = cached_auth._state_cache
+    if state_cache is not None:
+        await state_cache.aclose()
     return out
+
+
+async def _cache_ready(auth: AuthManager[User], token: str) -> None:
+    """Verify until the state cache serves *token* (in "postgres" mode: LISTEN is up)."""
+    cache = auth._state_cache
+    for _ in range(500):
+        await auth.verify_token(token)
+        if cache is not None and cache.lookup(auth._codec.decode(token, token_type="access").jti):
+            return
+        await asyncio.sleep(0.01)
+    raise RuntimeError("the state cache did not come up")
 
 
 async def round_trips(engine: AsyncEngine) -> Results:
