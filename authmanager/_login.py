@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,14 @@ from authmanager.hooks import EventName
 if TYPE_CHECKING:
     from authmanager._manager import AuthManager
 
-__all__ = ["authenticate", "change_password", "login_claims", "login_failed", "user_is_active"]
+__all__ = [
+    "authenticate",
+    "change_password",
+    "check_password",
+    "login_claims",
+    "login_failed",
+    "user_is_active",
+]
 
 
 def user_is_active(user: object) -> bool:
@@ -35,22 +42,36 @@ async def authenticate(
     """Check *login* and *password* (see `AuthManager.authenticate`)."""
     ctx = {"client_ip": client.ip_address, "user_agent": client.user_agent}
     async with auth._limiter.attempt(login):
-        user, hashed = await _check_password(auth, login, password, client, session, ctx)
+        user, hashed = await check_password(
+            auth,
+            login,
+            password,
+            client,
+            session,
+            ctx,
+            load=lambda db: auth._users.get_user_by_login(db, login),
+        )
     user_id = str(user.id)
     await _upgrade_hash(auth, user, user_id, password, hashed, session, ctx)
     auth._events.emit(EventName.LOGIN_SUCCEEDED, user_id=user_id, **ctx)
     return user
 
 
-async def _check_password(
+async def check_password(
     auth: AuthManager[Any],
     login: str,
     password: str,
     client: ClientInfo,
     session: AsyncSession | None,
     ctx: Mapping[str, Any],
+    *,
+    load: Callable[[AsyncSession], Awaitable[Any]],
 ) -> tuple[Any, str]:
-    """Check the limit, then the password; count and raise on failure (one turn)."""
+    """Check the limit, then the password of the user *load* finds; count and raise on failure.
+
+    Call it holding `auth._limiter.attempt(login)`, so a burst cannot pass the check
+    before its failures are counted.
+    """
     try:
         await auth._limiter.check_login(client.ip_address, login)
     except RateLimitExceededError as exc:
@@ -66,7 +87,7 @@ async def _check_password(
     except PasswordTooLongError:
         await login_failed(auth, client, login, Reason.PASSWORD_TOO_LONG, ctx)
     async with auth._store.reading(session) as db:
-        user = await auth._users.get_user_by_login(db, login)
+        user = await load(db)
     hashed = getattr(user, "hashed_password", None) if user is not None else None
     if not await auth._passwords.verify_async(password, hashed) or user is None:
         await login_failed(auth, client, login, Reason.BAD_CREDENTIALS, ctx)

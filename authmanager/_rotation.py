@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authmanager._clock import utcnow
 from authmanager._issuer import Minted, SessionClaims, new_id
-from authmanager._login import login_failed
+from authmanager._login import check_password
 from authmanager._store import SessionRow, TokenRow
 from authmanager._tokens import TokenPair, TokenPayload
 from authmanager._types import ClientInfo
@@ -242,28 +242,18 @@ async def fresh_access(
 ) -> tuple[str, int]:
     """Check the user's password again and mint a fresh access token in the same session."""
     store = auth._store
-    async with store.reading() as db:
-        user = await auth._users.get_user(db, payload.sub)
     login_key = f"user:{payload.sub}"
     ctx = {"client_ip": client.ip_address, "user_agent": client.user_agent, "user_id": payload.sub}
-    try:
-        await auth._limiter.check_login(client.ip_address, login_key)
-    except RateLimitExceededError as exc:
-        auth._events.emit(
-            EventName.LOGIN_RATE_LIMITED,
-            reason=Reason.RATE_LIMITED,
-            extra={"retry_after": exc.retry_after},
-            **ctx,
+    async with auth._limiter.attempt(login_key):
+        await check_password(
+            auth,
+            login_key,
+            password,
+            client,
+            None,
+            ctx,
+            load=lambda db: auth._users.get_user(db, payload.sub),
         )
-        raise
-    hashed = getattr(user, "hashed_password", None) if user is not None else None
-    try:
-        auth._passwords.check_length(password)
-        ok = await auth._passwords.verify_async(password, hashed)
-    except ValueError:
-        ok = False
-    if not ok or user is None or getattr(user, "is_active", True) is False:
-        await login_failed(auth, client, login_key, Reason.BAD_CREDENTIALS, ctx)
     now = utcnow()
     minted = Minted()
     async with store.transaction() as db:

@@ -18,6 +18,13 @@ async def _no_rejection(manager: AuthManager[User], events: CapturingHook) -> No
     await nothing_reported(manager, events)
 
 
+async def _rejected_once(manager: AuthManager[User], events: CapturingHook, reason: str) -> None:
+    """Exactly one `token.rejected` event, with *reason*, and nothing issued or revoked."""
+    await manager.drain_events()
+    assert [str(e.reason) for e in events.of(EventName.TOKEN_REJECTED)] == [reason]
+    await nothing_reported(manager, events)
+
+
 async def _refresh_still_works(victim: Victim) -> None:
     """The victim's refresh cookie was not consumed by the refused attempt."""
     response = await victim.client.post("/auth/refresh", headers=csrf_headers(victim.client))
@@ -44,7 +51,7 @@ async def test_cookie_refresh_without_csrf_header_is_refused(
     response = await victim.client.post("/auth/refresh")
     assert response.status_code == 403, response.text
     assert response.json()["reason"] == "csrf"
-    await _no_rejection(manager, events)
+    await _rejected_once(manager, events, "csrf")
     assert await snapshot(session_factory) == before
     await _refresh_still_works(victim)
 
@@ -57,7 +64,7 @@ async def test_cookie_refresh_with_wrong_csrf_header_is_refused(
     response = await victim.client.post("/auth/refresh", headers={"X-CSRF-Token": "guess"})
     assert response.status_code == 403, response.text
     assert response.json()["reason"] == "csrf"
-    await _no_rejection(manager, events)
+    await _rejected_once(manager, events, "csrf")
     assert await snapshot(session_factory) == before
     await _refresh_still_works(victim)
 
@@ -71,7 +78,7 @@ async def test_cookie_refresh_from_another_origin_is_refused(
     response = await victim.client.post("/auth/refresh", headers=headers)
     assert response.status_code == 403, response.text
     assert response.json()["reason"] == "csrf"
-    await _no_rejection(manager, events)
+    await _rejected_once(manager, events, "csrf")
     assert await snapshot(session_factory) == before
     await _refresh_still_works(victim)
 
@@ -102,7 +109,7 @@ async def test_duplicated_authorization_headers_are_refused(
     response = await victim.client.get("/me", headers=headers)
     assert response.status_code == 401, response.text
     assert 'error="invalid_request"' in response.headers["www-authenticate"]
-    await _no_rejection(manager, events)
+    await _rejected_once(manager, events, "duplicate_credentials")
     assert await snapshot(session_factory) == before
     await victim.still_works()
 
@@ -114,7 +121,7 @@ async def test_non_bearer_scheme_is_refused(
     before = await snapshot(session_factory)
     response = await victim.client.get("/me", headers={"Authorization": f"Basic {victim.access}"})
     assert response.status_code == 401, response.text
-    await _no_rejection(manager, events)
+    await _rejected_once(manager, events, "malformed")
     assert await snapshot(session_factory) == before
     await victim.still_works()
 
@@ -133,7 +140,7 @@ async def test_duplicated_refresh_cookies_are_refused(
     )
     assert response.status_code == 401, response.text
     assert response.json()["reason"] == "duplicate_credentials"
-    await _no_rejection(manager, events)
+    await _rejected_once(manager, events, "duplicate_credentials")
     assert await snapshot(session_factory) == before
     again = await victim.client.post("/auth/refresh", json={"refresh_token": real})
     assert again.status_code == 200, again.text
@@ -151,6 +158,6 @@ async def test_cookie_and_body_with_different_refresh_tokens_are_refused(
     )
     assert response.status_code == 401, response.text
     assert response.json()["reason"] == "duplicate_credentials"
-    await _no_rejection(manager, events)
+    await _rejected_once(manager, events, "duplicate_credentials")
     assert await snapshot(session_factory) == before
     await _refresh_still_works(victim)

@@ -341,7 +341,7 @@ async def test_deleting_a_session_emits_session_revoked(
     access, _ = await logged_in(client)
     await forget(manager, events)
     sid = claims(other)["sid"]
-    response = await client.delete(f"/auth/sessions/{sid}", headers=bearer(access))
+    response = await client.delete(f"/auth/sessions/{sid}", headers={**bearer(access), **HEADERS})
     assert response.status_code == 204
     assert await settled(manager, events) == ["session.revoked"]
     assert_event(
@@ -349,6 +349,8 @@ async def test_deleting_a_session_emits_session_revoked(
         user_id=str(user.id),
         session_id=sid,
         reason="session_revoked",
+        client_ip=IP,
+        user_agent=AGENT,
         extra={"revoked": 2},
     )
 
