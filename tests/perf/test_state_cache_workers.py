@@ -63,9 +63,12 @@ async def test_a_second_os_process_revokes(
         await auth.verify_token(token)
 
 
+# LISTEN/NOTIFY is PostgreSQL's: these tests are generated for the postgres database only.
+POSTGRES_ONLY = pytest.mark.parametrize("database", ["postgres"], indirect=True)
+
+
 def _postgres_only(database: str) -> None:
-    if not database.startswith("postgresql"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    assert database.startswith("postgresql")
 
 
 async def _listening(auth: AuthManager[User]) -> None:
@@ -80,6 +83,7 @@ async def _listening(auth: AuthManager[User]) -> None:
     raise AssertionError("the LISTEN connection did not come up")
 
 
+@POSTGRES_ONLY
 async def test_postgres_mode_across_two_managers(
     make_manager: MakeManager, engine: AsyncEngine, user: User, database: str
 ) -> None:
@@ -116,6 +120,7 @@ async def test_postgres_mode_across_two_managers(
             await auth._state_cache.aclose()  # type: ignore[union-attr]
 
 
+@POSTGRES_ONLY
 async def test_postgres_mode_bypasses_without_a_listener(
     make_manager: MakeManager, engine: AsyncEngine, user: User, database: str
 ) -> None:
