@@ -367,7 +367,12 @@ class TokenStore:
         With *user_id*, only a session of that user is touched.
         """
         await self._revoking(db)
-        where = [sessions.c.id == session_id, sessions.c.revoked_at.is_(None)]
+        # An expired session is already over: ending it again reports nothing.
+        where = [
+            sessions.c.id == session_id,
+            sessions.c.revoked_at.is_(None),
+            sessions.c.expires_at > now,
+        ]
         if user_id is not None:
             where.append(sessions.c.user_id == user_id)
         ended = await db.execute(

@@ -144,3 +144,15 @@ async def test_revoke_session_never_touches_another_users_session(
     assert len(await manager.list_sessions(str(bob.id))) == 1
     await manager.drain_events()
     assert events.of("session.revoked") == []
+
+
+async def test_revoke_session_of_an_expired_session_is_false(
+    make_manager: MakeManager, user: User
+) -> None:
+    """A session past its absolute lifetime is already over: revoke_session says False."""
+    auth = make_manager(session_max_age_days=1, refresh_token_expire_days=1)
+    with frozen(T0) as clock:
+        pair = await auth.create_token_pair(claims(user))
+        clock.tick(timedelta(days=2))
+        assert await auth.revoke_session(str(user.id), pair.session_id) is False
+        assert await auth.list_sessions(str(user.id)) == []
