@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -54,17 +55,12 @@ async def verify(
     started = time.perf_counter()
     try:
         payload = auth._codec.decode(token, token_type=token_type, audience=audience, issuer=issuer)
-        cache = auth._state_cache if session is None and token_type == "access" else None
-        state = None if cache is None else cache.lookup(payload.jti)
-        if state is not None:
-            check_state(payload, state, utcnow())
-        else:
-            mark = None if cache is None else cache.mark()  # before the SELECT
+
+        async def read() -> TokenState | None:
             async with auth._store.connection(session) as db:
-                state = await auth._store.token_state(db, payload.jti)
-            check_state(payload, state, utcnow())
-            if mark is not None:
-                cache.store(payload.jti, mark, state)  # type: ignore[union-attr,arg-type]
+                return await auth._store.token_state(db, payload.jti)
+
+        await _check_live(auth, payload, read, cached=session is None and token_type == "access")
     except InvalidTokenError as exc:
         rejected(auth, exc, token, client)
         raise
@@ -80,17 +76,10 @@ async def verify_for_user(
     started = time.perf_counter()
     try:
         payload = auth._codec.decode(token, token_type="access")
-        cache = auth._state_cache
-        state = None if cache is None else cache.lookup(payload.jti)
-        mark = None if cache is None or state is not None else cache.mark()
         async with auth._store.user_reading() as (conn, db):
-            if state is None:
-                state = await auth._store.token_state(conn, payload.jti)
-                check_state(payload, state, utcnow())
-                if mark is not None:
-                    cache.store(payload.jti, mark, state)  # type: ignore[union-attr,arg-type]
-            else:
-                check_state(payload, state, utcnow())
+            await _check_live(
+                auth, payload, lambda: auth._store.token_state(conn, payload.jti), cached=True
+            )
             user = await auth._users.get_user(db, payload.sub)
         if user is None:
             raise RevokedTokenError(
@@ -104,6 +93,26 @@ async def verify_for_user(
     if auth._events.observes_latency:
         auth._events.observe_verify(time.perf_counter() - started)
     return payload, user
+
+
+async def _check_live(
+    auth: AuthManager[Any],
+    payload: TokenPayload,
+    read: Callable[[], Awaitable[TokenState | None]],
+    *,
+    cached: bool,
+) -> None:
+    """Check the token's stored state: from the state cache on a live hit, else by *read*."""
+    cache = auth._state_cache if cached else None
+    state = None if cache is None else cache.lookup(payload.jti)
+    if state is not None:
+        check_state(payload, state, utcnow())
+        return
+    mark = None if cache is None else cache.mark()  # read before the SELECT
+    state = await read()
+    check_state(payload, state, utcnow())
+    if cache is not None and mark is not None and state is not None:
+        cache.store(payload.jti, mark, state)
 
 
 def check_state(payload: TokenPayload, state: TokenState | None, now: datetime) -> None:
