@@ -78,6 +78,12 @@ _SESSION_QUERY = select(
 ).select_from(sessions.outerjoin(user_state, user_state.c.user_id == sessions.c.user_id))
 
 
+def _unavailable(exc: BaseException) -> TokenStoreUnavailableError:
+    """Log the failure's type (never its text) and return the error to raise instead."""
+    logger.warning("token store unavailable: %s", type(exc).__name__)
+    return TokenStoreUnavailableError()
+
+
 class TokenStore:
     """Async SQL over the token tables; one method per statement or short sequence."""
 
@@ -126,8 +132,7 @@ class TokenStore:
                 if self._cache is not None and db.info.get(REVOKES):
                     self._cache.bump(strict=False)  # after the commit
         except STORE_ERRORS as exc:
-            logger.warning("token store unavailable: %s", type(exc).__name__)
-            raise TokenStoreUnavailableError() from exc
+            raise _unavailable(exc) from exc
 
     @asynccontextmanager
     async def reading(self, session: AsyncSession | None = None) -> AsyncIterator[AsyncSession]:
@@ -139,8 +144,7 @@ class TokenStore:
             async with self._factory() as db:
                 yield db
         except STORE_ERRORS as exc:
-            logger.warning("token store unavailable: %s", type(exc).__name__)
-            raise TokenStoreUnavailableError() from exc
+            raise _unavailable(exc) from exc
 
     @asynccontextmanager
     async def connection(
@@ -162,8 +166,7 @@ class TokenStore:
             async with self._engine.connect() as conn:
                 yield conn
         except STORE_ERRORS as exc:
-            logger.warning("token store unavailable: %s", type(exc).__name__)
-            raise TokenStoreUnavailableError() from exc
+            raise _unavailable(exc) from exc
 
     @asynccontextmanager
     async def user_reading(
@@ -185,8 +188,7 @@ class TokenStore:
             async with self._engine.connect() as conn, self._factory(bind=conn) as db:
                 yield conn, db
         except STORE_ERRORS as exc:
-            logger.warning("token store unavailable: %s", type(exc).__name__)
-            raise TokenStoreUnavailableError() from exc
+            raise _unavailable(exc) from exc
 
     # --- writes at issue time --------------------------------------------------------
     async def insert_session(self, db: AsyncSession, **values: Any) -> None:
