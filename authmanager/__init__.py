@@ -7,12 +7,12 @@ app.include_router(auth.router, prefix="/auth")
 """
 
 from authmanager import exceptions
-from authmanager._http import install_exception_handlers
+from authmanager._core.models import metadata
+from authmanager._core.settings import AuthSettings, InsecureSettingsWarning
+from authmanager._core.tokens import TokenPair, TokenPayload
+from authmanager._core.types import ClientInfo, SessionInfo
 from authmanager._manager import AuthManager
-from authmanager._models import metadata
-from authmanager._settings import AuthSettings, InsecureSettingsWarning
-from authmanager._tokens import TokenPair, TokenPayload
-from authmanager._types import ClientInfo, SessionInfo
+from authmanager._web.http import install_exception_handlers
 from authmanager.exceptions import (
     AuthError,
     ExpiredTokenError,

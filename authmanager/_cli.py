@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from authmanager._clock import utcnow
-from authmanager._sqlite import configure_sqlite
-from authmanager._store import TokenStore
+from authmanager._core.clock import utcnow
+from authmanager._core.sqlite import configure_sqlite
+from authmanager._core.store import TokenStore
 from authmanager.exceptions import AuthError
 
 __all__ = ["main"]

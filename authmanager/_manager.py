@@ -11,19 +11,22 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from authmanager import _issuing, _login, _revocation, _verification
-from authmanager._clock import utcnow
-from authmanager._events import HookDispatcher
-from authmanager._issuer import Issuer
-from authmanager._keys import KeyRing
-from authmanager._passwords import PasswordHasher
-from authmanager._ratelimit import LoginLimiter
-from authmanager._settings import AuthSettings
-from authmanager._sqlite import configure_sqlite
-from authmanager._statecache import build_state_cache
-from authmanager._store import TokenStore
-from authmanager._tokens import TokenCodec, TokenPair, TokenPayload, TokenType
-from authmanager._types import ClientInfo, SessionInfo
+from authmanager._core.clock import utcnow
+from authmanager._core.events import HookDispatcher
+from authmanager._core.issuer import Issuer
+from authmanager._core.keys import KeyRing
+from authmanager._core.passwords import PasswordHasher
+from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.settings import AuthSettings
+from authmanager._core.sqlite import configure_sqlite
+from authmanager._core.statecache import build_state_cache
+from authmanager._core.store import TokenStore
+from authmanager._core.tokens import TokenCodec, TokenPair, TokenPayload, TokenType
+from authmanager._core.types import ClientInfo, SessionInfo
+from authmanager._services import issuing as _issuing
+from authmanager._services import login as _login
+from authmanager._services import revocation as _revocation
+from authmanager._services import verification as _verification
 from authmanager.hooks import Hook
 from authmanager.loaders import UserLoader
 
@@ -88,9 +91,9 @@ class AuthManager(Generic[UserT]):
         self._grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
         if settings.sqlite_pragmas:
             configure_sqlite(session_factory)
-        from authmanager._binding import Binder
-        from authmanager._dependencies import build_dependencies
-        from authmanager._websocket import build_websocket_user
+        from authmanager._services.binding import Binder
+        from authmanager._web.dependencies import build_dependencies
+        from authmanager._web.websocket import build_websocket_user
 
         self._binder = Binder(self)
         deps = build_dependencies(self)
@@ -110,7 +113,7 @@ class AuthManager(Generic[UserT]):
     @cached_property
     def router(self) -> APIRouter:
         """The `APIRouter` with `/login`, `/refresh`, `/logout`, sessions and JWKS."""
-        from authmanager._router import build_router
+        from authmanager._web.router import build_router
 
         return build_router(self)
 
@@ -122,7 +125,7 @@ class AuthManager(Generic[UserT]):
     @property
     def metadata(self) -> Any:
         """The token tables' `MetaData` (also `authmanager.metadata`)."""
-        from authmanager._models import metadata
+        from authmanager._core.models import metadata
 
         return metadata
 
@@ -318,7 +321,7 @@ class AuthManager(Generic[UserT]):
                 gone or inactive.
             TokenStoreUnavailableError: nothing was changed.
         """
-        from authmanager._rotation import rotate
+        from authmanager._services.rotation import rotate
 
         return await rotate(self, refresh_token, client or _NO_CLIENT, session)
 
@@ -340,7 +343,7 @@ class AuthManager(Generic[UserT]):
                 gone or inactive.
             TokenStoreUnavailableError: nothing was changed.
         """
-        from authmanager._rotation import reissue_access
+        from authmanager._services.rotation import reissue_access
 
         return await reissue_access(self, refresh_token, client or _NO_CLIENT, session)
 

@@ -43,6 +43,34 @@ class EventName(StrEnum):
     LOGOUT_ALL = "logout_all"
     PASSWORD_REHASHED = "password.rehashed"
     DEVICE_MISMATCH = "device.mismatch"
+    LOGIN_UNLOCKED = "login.unlocked"
+    PASSWORD_CHANGED = "password.changed"
+    USER_DEACTIVATED = "user.deactivated"
+    # Account flows
+    ACCOUNT_REGISTERED = "account.registered"
+    EMAIL_VERIFICATION_SENT = "email.verification_sent"
+    EMAIL_VERIFIED = "email.verified"
+    PASSWORD_RESET_REQUESTED = "password.reset_requested"
+    PASSWORD_RESET = "password.reset"
+    EMAIL_CHANGE_REQUESTED = "email.change_requested"
+    EMAIL_CHANGED = "email.changed"
+    LOGIN_LINK_SENT = "login_link.sent"
+    MESSAGE_FAILED = "message.failed"
+    # Second factors
+    MFA_CHALLENGED = "mfa.challenged"
+    MFA_SUCCEEDED = "mfa.succeeded"
+    MFA_FAILED = "mfa.failed"
+    FACTOR_ADDED = "factor.added"
+    FACTOR_REMOVED = "factor.removed"
+    RECOVERY_CODE_USED = "recovery_code.used"
+    # External identities
+    IDENTITY_LINKED = "identity.linked"
+    IDENTITY_UNLINKED = "identity.unlinked"
+    # API keys and administration
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
+    SESSION_EVICTED = "session.evicted"
+    IMPERSONATION_STARTED = "impersonation.started"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from authmanager._settings import AuthSettings
+from authmanager._core.settings import AuthSettings
 from authmanager.hooks import AuthEvent, EventName
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authmanager import AuthManager
-from authmanager._models import sessions, tokens
+from authmanager._core.models import sessions, tokens
 from authmanager.hooks import AuthEvent, EventName
 from authmanager.testing import TEST_SECRET, CapturingHook
 from tests.app import User

@@ -15,7 +15,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from authmanager._models import dpop_proofs, sessions
+from authmanager._core.models import dpop_proofs, sessions
 
 BASE = "https://testserver"
 

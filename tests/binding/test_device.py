@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authmanager import AuthManager
-from authmanager._binding import ip_network
+from authmanager._services.binding import ip_network
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app
 from tests.binding.support import claims, session_row
@@ -97,7 +97,7 @@ async def test_unbound_login_ignores_device_headers(client: httpx.AsyncClient, u
 
 def test_binding_claims_cannot_come_from_caller_data() -> None:
     """`did`, `cnf`, `uah`, `ipn` are reserved: create_token_pair data may not set them."""
-    from authmanager._issuer import split_data
+    from authmanager._core.issuer import split_data
 
     for name in ("did", "cnf", "uah", "ipn"):
         with pytest.raises(ValueError, match="set by authmanager"):

@@ -12,7 +12,7 @@ from freezegun.api import FrozenDateTimeFactory
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from authmanager._models import sessions, tokens
+from authmanager._core.models import sessions, tokens
 
 #: A fixed instant for frozen-clock tests (aware, UTC).
 T0 = datetime(2031, 3, 14, 9, 26, 53, tzinfo=UTC)

@@ -16,7 +16,7 @@ from authmanager import (
     TokenPair,
     TokenPayload,
 )
-from authmanager._models import sessions, tokens
+from authmanager._core.models import sessions, tokens
 from authmanager.exceptions import Reason
 from authmanager.testing import CapturingHook
 from tests.app import User

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 
 import authmanager
 from authmanager import AuthManager, RevokedTokenError
-from authmanager._models import sessions, tokens
+from authmanager._core.models import sessions, tokens
 from authmanager.exceptions import Reason
 from authmanager.testing import test_settings
 from tests.app import User, Users

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-import authmanager._settings as settings_module
+import authmanager._core.settings as settings_module
 from authmanager import AuthManager, AuthSettings, InsecureSettingsWarning
 from authmanager.testing import TEST_SECRET
 from tests.app import Users

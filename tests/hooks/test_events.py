@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authmanager import AuthManager
-from authmanager._models import sessions
+from authmanager._core.models import sessions
 from authmanager.hooks import AuthEvent, EventName
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app

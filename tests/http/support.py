@@ -10,7 +10,7 @@ import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from authmanager._models import sessions, tokens
+from authmanager._core.models import sessions, tokens
 from tests.conftest import bearer, csrf_headers, login
 
 

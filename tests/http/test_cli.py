@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authmanager import AuthManager
-from authmanager._models import tokens
+from authmanager._core.models import tokens
 from tests.app import User
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager import AuthManager, RevokedTokenError
-from authmanager import _statecache as statecache
-from authmanager._models import tokens
+from authmanager._core import statecache
+from authmanager._core.models import tokens
 from tests.app import User, make_app
 from tests.conftest import MakeManager, bearer, client_for, login
 from tests.perf.conftest import counting

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from authmanager import AuthManager, TokenPair
-from authmanager._models import tokens
+from authmanager._core.models import tokens
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook, test_settings
 from tests.app import User, Users, make_app

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import jwt
 
-from authmanager._keys import KeyRing
-from authmanager._settings import AuthSettings
+from authmanager._core.keys import KeyRing
+from authmanager._core.settings import AuthSettings
 from authmanager.exceptions import ExpiredTokenError, InvalidTokenError, Reason
 
 __all__ = ["TokenCodec", "TokenPair", "TokenPayload", "TokenType"]

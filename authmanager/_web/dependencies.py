@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Request, Response
 
-from authmanager._clock import utcnow
-from authmanager._http import to_http
-from authmanager._revocation import end_session, revoke_all
-from authmanager._tokens import TokenPayload
-from authmanager._transport import BearerScheme, Transport
-from authmanager._verification import rejected, verify_for_user
+from authmanager._core.clock import utcnow
+from authmanager._core.tokens import TokenPayload
+from authmanager._services.revocation import end_session, revoke_all
+from authmanager._services.verification import rejected, verify_for_user
+from authmanager._web.http import to_http
+from authmanager._web.transport import BearerScheme, Transport
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
 

@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from authmanager._rows import TokenState
+from authmanager._core.rows import TokenState
 
 if TYPE_CHECKING:
-    from authmanager._settings import AuthSettings
+    from authmanager._core.settings import AuthSettings
 
 __all__ = ["CHANNEL", "REVOKES", "StateCache", "build_state_cache"]
 

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authmanager._clock import utcnow
-from authmanager._issuer import Minted, SessionClaims, new_id
-from authmanager._login import check_password
-from authmanager._store import SessionRow, TokenRow
-from authmanager._tokens import TokenPair, TokenPayload
-from authmanager._types import ClientInfo
-from authmanager._verification import rejected
+from authmanager._core.clock import utcnow
+from authmanager._core.issuer import Minted, SessionClaims, new_id
+from authmanager._core.store import SessionRow, TokenRow
+from authmanager._core.tokens import TokenPair, TokenPayload
+from authmanager._core.types import ClientInfo
+from authmanager._services.login import check_password
+from authmanager._services.verification import rejected
 from authmanager.exceptions import (
     AuthError,
     ExpiredTokenError,

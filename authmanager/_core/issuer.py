@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from authmanager._settings import AuthSettings
-from authmanager._tokens import RESERVED_CLAIMS, TokenCodec, TokenPair, TokenType
+from authmanager._core.settings import AuthSettings
+from authmanager._core.tokens import RESERVED_CLAIMS, TokenCodec, TokenPair, TokenType
 
 __all__ = ["Issuer", "Minted", "SessionClaims", "split_data"]
 

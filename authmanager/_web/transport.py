@@ -11,9 +11,9 @@ from functools import lru_cache
 from fastapi import Request, Response
 from fastapi.security import OAuth2PasswordBearer
 
-from authmanager._http import to_http
-from authmanager._settings import AuthSettings
-from authmanager._types import ClientInfo
+from authmanager._core.settings import AuthSettings
+from authmanager._core.types import ClientInfo
+from authmanager._web.http import to_http
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 
 __all__ = [

@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from authmanager._clock import utcnow
+from authmanager._core.clock import utcnow
 from authmanager.hooks import AuthEvent, EventName, Hook
 
 __all__ = ["HookDispatcher"]

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authmanager._clock import utcnow
-from authmanager._login import user_is_active
-from authmanager._store import TokenState
-from authmanager._tokens import TokenPayload, TokenType
-from authmanager._types import ClientInfo
+from authmanager._core.clock import utcnow
+from authmanager._core.store import TokenState
+from authmanager._core.tokens import TokenPayload, TokenType
+from authmanager._core.types import ClientInfo
+from authmanager._services.login import user_is_active
 from authmanager.exceptions import (
     AuthError,
     ExpiredTokenError,

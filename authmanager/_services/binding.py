@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
 
-from authmanager._dpop import DPOP_HEADER, DPoPVerifier
-from authmanager._tokens import TokenPayload
-from authmanager._types import ClientInfo
-from authmanager._verification import rejected
+from authmanager._core.dpop import DPOP_HEADER, DPoPVerifier
+from authmanager._core.tokens import TokenPayload
+from authmanager._core.types import ClientInfo
+from authmanager._services.verification import rejected
 from authmanager.exceptions import InvalidTokenError, Reason
 from authmanager.hooks import EventName
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from authmanager._clock import as_utc
+from authmanager._core.clock import as_utc
 
 __all__ = ["SessionRow", "TokenRow", "TokenState", "opt", "session_row"]
 

@@ -15,6 +15,11 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from authmanager._core.config.accounts import AccountSettings
+from authmanager._core.config.apikeys import ApiKeySettings
+from authmanager._core.config.identities import IdentitySettings
+from authmanager._core.config.mfa import MfaSettings
+
 __all__ = ["DEFAULT_SECRET", "AuthSettings", "InsecureSettingsWarning"]
 
 #: The development-only default secret; refused in production, warned about elsewhere.
@@ -41,7 +46,7 @@ def _split(value: object) -> object:
     return value
 
 
-class AuthSettings(BaseSettings):
+class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySettings):
     """Settings of one [`AuthManager`][authmanager.AuthManager].
 
     Each field is read from its environment variable (named in the configuration

@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 
-from authmanager._http import AuthHTTPException, error_response, to_http
-from authmanager._login import login_claims
-from authmanager._revocation import end_session
-from authmanager._rotation import fresh_access
-from authmanager._schemas import (
+from authmanager._core.tokens import TokenPair, TokenPayload
+from authmanager._services.login import login_claims
+from authmanager._services.revocation import end_session
+from authmanager._services.rotation import fresh_access
+from authmanager._web.http import AuthHTTPException, error_response, to_http
+from authmanager._web.schemas import (
     DetailBody,
     ErrorBody,
     JWKSBody,
@@ -25,7 +26,6 @@ from authmanager._schemas import (
     SessionBody,
     TokenBody,
 )
-from authmanager._tokens import TokenPair, TokenPayload
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 
 if TYPE_CHECKING:

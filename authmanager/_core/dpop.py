@@ -24,11 +24,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authmanager._clock import utcnow
-from authmanager._keys import public_jwk, thumbprint
-from authmanager._models import dpop_proofs
-from authmanager._settings import AuthSettings
-from authmanager._store import TokenStore
+from authmanager._core.clock import utcnow
+from authmanager._core.keys import public_jwk, thumbprint
+from authmanager._core.models import dpop_proofs
+from authmanager._core.settings import AuthSettings
+from authmanager._core.store import TokenStore
 from authmanager.exceptions import InvalidTokenError, Reason
 
 __all__ = ["DPOP_HEADER", "DPoPVerifier", "access_token_hash", "normalize_htu"]

@@ -23,11 +23,11 @@ from fastapi import WebSocket, WebSocketException, status
 from starlette.requests import Request
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from authmanager._binding import bound_key
-from authmanager._clock import utcnow
-from authmanager._tokens import TokenPayload
-from authmanager._types import ClientInfo
-from authmanager._verification import check_state, verify_for_user
+from authmanager._core.clock import utcnow
+from authmanager._core.tokens import TokenPayload
+from authmanager._core.types import ClientInfo
+from authmanager._services.binding import bound_key
+from authmanager._services.verification import check_state, verify_for_user
 from authmanager.exceptions import (
     AuthError,
     InvalidTokenError,

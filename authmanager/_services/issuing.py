@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authmanager._clock import utcnow
-from authmanager._issuer import Minted, SessionClaims, new_id, split_data
-from authmanager._tokens import TokenPair
-from authmanager._types import ClientInfo
+from authmanager._core.clock import utcnow
+from authmanager._core.issuer import Minted, SessionClaims, new_id, split_data
+from authmanager._core.tokens import TokenPair
+from authmanager._core.types import ClientInfo
 from authmanager.hooks import EventName
 
 if TYPE_CHECKING:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authmanager._clock import utcnow
-from authmanager._passwords import PasswordTooLongError
-from authmanager._types import ClientInfo
+from authmanager._core.clock import utcnow
+from authmanager._core.passwords import PasswordTooLongError
+from authmanager._core.types import ClientInfo
 from authmanager.exceptions import InvalidCredentialsError, RateLimitExceededError, Reason
 from authmanager.hooks import EventName
 

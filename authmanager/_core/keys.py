@@ -13,7 +13,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from authmanager._settings import AuthSettings
+from authmanager._core.settings import AuthSettings
 
 __all__ = ["KeyRing", "VerificationKey"]
 

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authmanager._clock import utcnow
-from authmanager._tokens import TokenPayload
-from authmanager._types import SessionInfo
+from authmanager._core.clock import utcnow
+from authmanager._core.tokens import TokenPayload
+from authmanager._core.types import SessionInfo
 from authmanager.exceptions import ExpiredTokenError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
 

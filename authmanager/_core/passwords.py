@@ -11,7 +11,7 @@ import anyio
 import anyio.to_thread
 from passlib.context import CryptContext
 
-from authmanager._settings import AuthSettings
+from authmanager._core.settings import AuthSettings
 
 __all__ = ["PasswordHasher", "PasswordTooLongError"]
 

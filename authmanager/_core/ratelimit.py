@@ -16,7 +16,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from authmanager._settings import AuthSettings
+from authmanager._core.settings import AuthSettings
 from authmanager.exceptions import RateLimitExceededError, TokenStoreUnavailableError
 
 __all__ = ["LoginLimiter"]

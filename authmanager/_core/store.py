@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
 )
 
-from authmanager._clock import as_utc
-from authmanager._models import metadata, sessions, tokens, user_state
-from authmanager._rows import SessionRow, TokenRow, TokenState, opt, session_row
-from authmanager._sqlite import READ_OPTION, WRITE_OPTION
-from authmanager._statecache import CHANNEL, REVOKES, StateCache
+from authmanager._core.clock import as_utc
+from authmanager._core.models import metadata, sessions, tokens, user_state
+from authmanager._core.rows import SessionRow, TokenRow, TokenState, opt, session_row
+from authmanager._core.sqlite import READ_OPTION, WRITE_OPTION
+from authmanager._core.statecache import CHANNEL, REVOKES, StateCache
 from authmanager.exceptions import TokenStoreUnavailableError
 
 __all__ = ["SessionRow", "TokenRow", "TokenState", "TokenStore"]

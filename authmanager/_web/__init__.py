@@ -1,0 +1,1 @@
+"""The HTTP layer: transport, error mapping, dependencies, routes, WebSockets."""
