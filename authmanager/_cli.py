@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from authmanager._core.clock import utcnow
+from authmanager._core.database import Database
 from authmanager._core.sqlite import configure_sqlite
 from authmanager._core.store import TokenStore
 from authmanager.exceptions import AuthError
@@ -37,7 +38,7 @@ async def _purge(url: str) -> int:
     engine = create_async_engine(url)
     factory = async_sessionmaker(engine, expire_on_commit=False)
     configure_sqlite(factory)
-    store = TokenStore(factory)
+    store = TokenStore(Database(factory))
     try:
         async with store.transaction() as db:
             return await store.purge(db, now=utcnow())

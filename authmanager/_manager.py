@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._core.clock import utcnow
+from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
 from authmanager._core.issuer import Issuer
 from authmanager._core.keys import KeyRing
@@ -83,7 +84,8 @@ class AuthManager(Generic[UserT]):
         self._codec = TokenCodec(settings, self._keys)
         self._issuer = Issuer(settings, self._codec)
         self._state_cache = build_state_cache(settings, session_factory)
-        self._store = TokenStore(session_factory, self._state_cache)
+        self._database = Database(session_factory, self._state_cache)
+        self._store = TokenStore(self._database, self._state_cache)
         self._passwords = PasswordHasher(settings)
         self._users = user_loader
         self._events = HookDispatcher(list(hooks), timeout=settings.hook_timeout_seconds)

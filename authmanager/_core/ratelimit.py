@@ -19,7 +19,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager.exceptions import RateLimitExceededError, TokenStoreUnavailableError
 
-__all__ = ["LoginLimiter"]
+__all__ = ["LoginLimiter", "RateLimiter"]
 
 logger = logging.getLogger("authmanager.ratelimit")
 _REDIS_TIMEOUT = 3.0
@@ -59,6 +59,76 @@ class _Turn:
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
+
+
+class RateLimiter:
+    """Moving-window counters over `limits`, in key spaces that never collide.
+
+    A key is (space, digest of the value): *space* is a constant the library chooses
+    per kind of thing counted (`"login"`, `"ip"`, `"user"`, ...), never client input,
+    and values are hashed, so the storage never holds an address or a login in clear
+    and no value of one kind can name a counter of another.
+    Storage failures raise `TokenStoreUnavailableError` (fail closed).
+
+    Args:
+        storage_url: `memory://`, or `redis://host:6379/0` to share counts between workers.
+    """
+
+    def __init__(self, storage_url: str) -> None:
+        self._storage = _storage(storage_url)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._namespace = "authmanager"
+
+    @staticmethod
+    def rule(text: str) -> RateLimitItem | None:
+        """Parse a `limits` rule such as `"5/15 minutes"`; None for an empty one (off)."""
+        return parse(text) if text.strip() else None
+
+    async def hit(self, space: str, value: str, rule: RateLimitItem) -> None:
+        """Count one event for *value*; raise `RateLimitExceededError` over the limit."""
+        ident = _key(space, value)
+        if not await self._call(self._limiter.hit, rule, self._namespace, space, ident):
+            raise RateLimitExceededError(retry_after=await self._retry_after(rule, space, ident))
+
+    async def check(self, space: str, value: str, rule: RateLimitItem) -> None:
+        """Raise `RateLimitExceededError` when *value* is already at the limit (counts nothing)."""
+        ident = _key(space, value)
+        if not await self._call(self._limiter.test, rule, self._namespace, space, ident):
+            raise RateLimitExceededError(retry_after=await self._retry_after(rule, space, ident))
+
+    async def record(self, space: str, value: str, rule: RateLimitItem) -> None:
+        """Count one event for *value* without refusing (a failure after the check)."""
+        await self._call(self._limiter.hit, rule, self._namespace, space, _key(space, value))
+
+    async def clear(self, space: str, value: str, rule: RateLimitItem) -> None:
+        """Forget the counts of *value* under *rule*."""
+        await self._call(self._limiter.clear, rule, self._namespace, space, _key(space, value))
+
+    async def _retry_after(self, item: RateLimitItem, space: str, ident: str) -> int:
+        """Whole seconds until the oldest counted event leaves the window (at least 1)."""
+        stats = await self._call(
+            self._limiter.get_window_stats, item, self._namespace, space, ident
+        )
+        return max(1, math.ceil(float(stats.reset_time) - time.time()))
+
+    async def _call(self, func: Any, *args: Any) -> Any:
+        try:
+            return await func(*args)
+        except RateLimitExceededError:
+            raise
+        except Exception as exc:
+            logger.warning("rate-limit storage unavailable: %s", type(exc).__name__)
+            raise TokenStoreUnavailableError(
+                "The rate-limit storage is unavailable; requests are refused until it returns."
+            ) from exc
+
+    async def reset(self) -> None:
+        """Forget every count (for tests and administrators).
+
+        On Redis this deletes every key under the `authmanager` prefix, so it also
+        clears the counts of other workers sharing that server and database.
+        """
+        await self._call(self._storage.reset)
 
 
 class LoginLimiter:

@@ -7,33 +7,28 @@ rest of the library fails closed without seeing a foreign exception.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, event, exists, insert, or_, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
-    async_sessionmaker,
 )
 
 from authmanager._core.clock import as_utc
+from authmanager._core.database import OWN, STORE_ERRORS, Database
 from authmanager._core.models import metadata, sessions, tokens, user_state
 from authmanager._core.rows import SessionRow, TokenRow, TokenState, opt, session_row
-from authmanager._core.sqlite import READ_OPTION, WRITE_OPTION
 from authmanager._core.statecache import CHANNEL, REVOKES, StateCache
 from authmanager.exceptions import TokenStoreUnavailableError
 
 __all__ = ["SessionRow", "TokenRow", "TokenState", "TokenStore"]
 
 logger = logging.getLogger("authmanager.store")
-
-#: Errors that mean "the store cannot answer": fail closed on every one of them.
-STORE_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
 
 
 _STATE_QUERY = (
@@ -59,7 +54,6 @@ _STATE_QUERY = (
 _STATE_BY_JTI = _STATE_QUERY.where(tokens.c.jti == bindparam("jti"))
 
 _NOTIFY = text("SELECT pg_notify(:channel, '')").bindparams(channel=CHANNEL)
-_OWN = "authmanager_own"  # Session.info key: a transaction opened by `transaction()`
 
 _SESSION_QUERY = select(
     sessions.c.id,
@@ -78,117 +72,37 @@ _SESSION_QUERY = select(
 ).select_from(sessions.outerjoin(user_state, user_state.c.user_id == sessions.c.user_id))
 
 
-def _unavailable(exc: BaseException) -> TokenStoreUnavailableError:
-    """Log the failure's type (never its text) and return the error to raise instead."""
-    logger.warning("token store unavailable: %s", type(exc).__name__)
-    return TokenStoreUnavailableError()
-
-
 class TokenStore:
     """Async SQL over the token tables; one method per statement or short sequence."""
 
-    def __init__(
-        self,
-        session_factory: async_sessionmaker[AsyncSession],
-        state_cache: StateCache | None = None,
-    ) -> None:
-        self._factory = session_factory
+    def __init__(self, database: Database, state_cache: StateCache | None = None) -> None:
+        self.database = database
         self._cache = state_cache
-        bind = session_factory.kw.get("bind")
-        # A plain factory bound to one engine: the per-request reads skip the ORM
-        # session and the transaction: no BEGIN/ROLLBACK round trips around one SELECT
-        # (on PostgreSQL autocommit is a driver flag; on SQLite see READ_OPTION).
-        self._engine: AsyncEngine | None = None
-        if isinstance(bind, AsyncEngine) and not session_factory.kw.get("binds"):
-            if bind.dialect.name == "postgresql":
-                self._engine = bind.execution_options(isolation_level="AUTOCOMMIT")
-            else:
-                self._engine = bind.execution_options(**{READ_OPTION: True})
 
-    # --- transactions ----------------------------------------------------------------
-    @asynccontextmanager
-    async def transaction(self, session: AsyncSession | None = None) -> AsyncIterator[AsyncSession]:
-        """Yield the caller's *session* untouched, or a new one inside `begin()`.
-
-        A transaction that revoked (see `_revoking`) bumps the state cache's epoch just
-        before its commit and again right after it.
-
-        Raises:
-            TokenStoreUnavailableError: the database failed or could not be reached.
-        """
-        try:
-            if session is not None:
-                yield session
-                return
-            async with self._factory() as db:
-                db.info[_OWN] = True
-                async with db.begin():
-                    # On SQLite this begins IMMEDIATE (see _sqlite.py): read-then-write
-                    # transactions that race would otherwise fail with "database is locked".
-                    await db.connection(execution_options={WRITE_OPTION: True})
-                    yield db
-                    if self._cache is not None and db.info.get(REVOKES):
-                        self._cache.bump()  # before the commit (an error rolls back)
-                if self._cache is not None and db.info.get(REVOKES):
-                    self._cache.bump(strict=False)  # after the commit
-        except STORE_ERRORS as exc:
-            raise _unavailable(exc) from exc
-
-    @asynccontextmanager
-    async def reading(self, session: AsyncSession | None = None) -> AsyncIterator[AsyncSession]:
-        """Like `transaction`, for read-only work: nothing is committed."""
-        try:
-            if session is not None:
-                yield session
-                return
-            async with self._factory() as db:
-                yield db
-        except STORE_ERRORS as exc:
-            raise _unavailable(exc) from exc
-
-    @asynccontextmanager
-    async def connection(
+    # --- transactions (see `Database`) -------------------------------------------------
+    def transaction(
         self, session: AsyncSession | None = None
-    ) -> AsyncIterator[AsyncSession | AsyncConnection]:
-        """Like `reading`, for one Core SELECT: a pooled connection, no ORM session.
+    ) -> AbstractAsyncContextManager[AsyncSession]:
+        """`Database.transaction`."""
+        return self.database.transaction(session)
 
-        Used by `token_state` on the hot path; the caller's *session* is used when given.
-        No transaction is begun, so run a single statement in it, and never a write.
+    def reading(
+        self, session: AsyncSession | None = None
+    ) -> AbstractAsyncContextManager[AsyncSession]:
+        """`Database.reading`."""
+        return self.database.reading(session)
 
-        Raises:
-            TokenStoreUnavailableError: the database failed or could not be reached.
-        """
-        if session is not None or self._engine is None:
-            async with self.reading(session) as db:
-                yield db
-            return
-        try:
-            async with self._engine.connect() as conn:
-                yield conn
-        except STORE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+    def connection(
+        self, session: AsyncSession | None = None
+    ) -> AbstractAsyncContextManager[AsyncSession | AsyncConnection]:
+        """`Database.connection`."""
+        return self.database.connection(session)
 
-    @asynccontextmanager
-    async def user_reading(
+    def user_reading(
         self,
-    ) -> AsyncIterator[tuple[AsyncSession | AsyncConnection, AsyncSession]]:
-        """Yield (connection, session on it) for `token_state` then the user loader.
-
-        One pooled connection, no transaction (as in `connection`): the token look-up
-        runs as Core, the loader gets an `AsyncSession`; both are read-only.
-
-        Raises:
-            TokenStoreUnavailableError: the database failed or could not be reached.
-        """
-        if self._engine is None:
-            async with self.reading() as db:
-                yield db, db
-            return
-        try:
-            async with self._engine.connect() as conn, self._factory(bind=conn) as db:
-                yield conn, db
-        except STORE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+    ) -> AbstractAsyncContextManager[tuple[AsyncSession | AsyncConnection, AsyncSession]]:
+        """`Database.user_reading`."""
+        return self.database.user_reading()
 
     # --- writes at issue time --------------------------------------------------------
     async def insert_session(self, db: AsyncSession, **values: Any) -> None:
@@ -325,7 +239,7 @@ class TokenStore:
         db.info[REVOKES] = True
         if cache.notifies:
             await db.execute(_NOTIFY)
-        if db.info.get(_OWN):
+        if db.info.get(OWN):
             return
         cache.bump()
 

@@ -1,0 +1,144 @@
+"""Database: transactions and pooled reads on the application's session factory.
+
+Every capability's SQL runs inside `transaction()` or `reading()`; database errors are
+translated here, once, into `TokenStoreUnavailableError`, so the library fails closed
+without any other module seeing a foreign exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from authmanager._core.sqlite import READ_OPTION, WRITE_OPTION
+from authmanager._core.statecache import REVOKES, StateCache
+from authmanager.exceptions import TokenStoreUnavailableError
+
+__all__ = ["OWN", "STORE_ERRORS", "Database", "unavailable"]
+
+logger = logging.getLogger("authmanager.store")
+
+#: Errors that mean "the store cannot answer": fail closed on every one of them.
+STORE_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
+#: `Session.info` key: a transaction opened by `Database.transaction()`.
+OWN = "authmanager_own"
+
+
+def unavailable(exc: BaseException) -> TokenStoreUnavailableError:
+    """Log the failure's type (never its text) and return the error to raise instead."""
+    logger.warning("token store unavailable: %s", type(exc).__name__)
+    return TokenStoreUnavailableError()
+
+
+class Database:
+    """The application's `async_sessionmaker`, with the library's transaction rules.
+
+    Args:
+        session_factory: The application's factory, bound to one engine (or to several).
+        state_cache: The state cache whose epoch a revoking transaction bumps.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        state_cache: StateCache | None = None,
+    ) -> None:
+        self.factory = session_factory
+        self._cache = state_cache
+        bind = session_factory.kw.get("bind")
+        # A plain factory bound to one engine: the per-request reads skip the ORM
+        # session and the transaction: no BEGIN/ROLLBACK round trips around one SELECT
+        # (on PostgreSQL autocommit is a driver flag; on SQLite see READ_OPTION).
+        self._engine: AsyncEngine | None = None
+        if isinstance(bind, AsyncEngine) and not session_factory.kw.get("binds"):
+            if bind.dialect.name == "postgresql":
+                self._engine = bind.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                self._engine = bind.execution_options(**{READ_OPTION: True})
+
+    @asynccontextmanager
+    async def transaction(self, session: AsyncSession | None = None) -> AsyncIterator[AsyncSession]:
+        """Yield the caller's *session* untouched, or a new one inside `begin()`.
+
+        A transaction that revoked (marked by the token store) bumps the state cache's
+        epoch just before its commit and again right after it.
+
+        Raises:
+            TokenStoreUnavailableError: the database failed or could not be reached.
+        """
+        try:
+            if session is not None:
+                yield session
+                return
+            async with self.factory() as db:
+                db.info[OWN] = True
+                async with db.begin():
+                    # On SQLite this begins IMMEDIATE (see sqlite.py): read-then-write
+                    # transactions that race would otherwise fail with "database is locked".
+                    await db.connection(execution_options={WRITE_OPTION: True})
+                    yield db
+                    if self._cache is not None and db.info.get(REVOKES):
+                        self._cache.bump()  # before the commit (an error rolls back)
+                if self._cache is not None and db.info.get(REVOKES):
+                    self._cache.bump(strict=False)  # after the commit
+        except STORE_ERRORS as exc:
+            raise unavailable(exc) from exc
+
+    @asynccontextmanager
+    async def reading(self, session: AsyncSession | None = None) -> AsyncIterator[AsyncSession]:
+        """Like `transaction`, for read-only work: nothing is committed."""
+        try:
+            if session is not None:
+                yield session
+                return
+            async with self.factory() as db:
+                yield db
+        except STORE_ERRORS as exc:
+            raise unavailable(exc) from exc
+
+    @asynccontextmanager
+    async def connection(
+        self, session: AsyncSession | None = None
+    ) -> AsyncIterator[AsyncSession | AsyncConnection]:
+        """Like `reading`, for one Core SELECT: a pooled connection, no ORM session.
+
+        The caller's *session* is used when given. No transaction is begun, so run a
+        single statement in it, and never a write.
+
+        Raises:
+            TokenStoreUnavailableError: the database failed or could not be reached.
+        """
+        if session is not None or self._engine is None:
+            async with self.reading(session) as db:
+                yield db
+            return
+        try:
+            async with self._engine.connect() as conn:
+                yield conn
+        except STORE_ERRORS as exc:
+            raise unavailable(exc) from exc
+
+    @asynccontextmanager
+    async def user_reading(
+        self,
+    ) -> AsyncIterator[tuple[AsyncSession | AsyncConnection, AsyncSession]]:
+        """Yield (connection, session on it): a Core look-up, then the user loader.
+
+        One pooled connection, no transaction (as in `connection`); both are read-only.
+
+        Raises:
+            TokenStoreUnavailableError: the database failed or could not be reached.
+        """
+        if self._engine is None:
+            async with self.reading() as db:
+                yield db, db
+            return
+        try:
+            async with self._engine.connect() as conn, self.factory(bind=conn) as db:
+                yield conn, db
+        except STORE_ERRORS as exc:
+            raise unavailable(exc) from exc
