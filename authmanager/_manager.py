@@ -3,45 +3,57 @@
 from __future__ import annotations
 
 import inspect
-import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from fastapi import APIRouter
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from authmanager._core.clock import utcnow
 from authmanager._core.database import Database
+from authmanager._core.dpop import DPoPVerifier
 from authmanager._core.events import HookDispatcher
 from authmanager._core.issuer import Issuer
 from authmanager._core.keys import KeyRing
+from authmanager._core.models import metadata
 from authmanager._core.passwords import PasswordHasher
 from authmanager._core.ratelimit import LoginLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager._core.sqlite import configure_sqlite
 from authmanager._core.statecache import build_state_cache
 from authmanager._core.store import TokenStore
-from authmanager._core.tokens import TokenCodec, TokenPair, TokenPayload, TokenType
-from authmanager._core.types import ClientInfo, SessionInfo
-from authmanager._services import issuing as _issuing
-from authmanager._services import login as _login
-from authmanager._services import revocation as _revocation
-from authmanager._services import verification as _verification
+from authmanager._core.tokens import TokenCodec, TokenPayload
+from authmanager._core.types import ClientInfo
+from authmanager._facade.passwords import PasswordMethods
+from authmanager._facade.sessions import SessionMethods
+from authmanager._facade.tokens import TokenMethods
+from authmanager._services.binding import Binder
+from authmanager._services.logins import LoginService
+from authmanager._services.rejections import RejectionReporter
+from authmanager._services.revocation import RevocationService
+from authmanager._services.rotation import RotationService
+from authmanager._services.sessions import SessionService
+from authmanager._services.stepup import StepUpService
+from authmanager._services.verifier import Verifier
+from authmanager._web.dependencies import Dependencies, PayloadDependency
+from authmanager._web.router import build_router, jwks_routes
+from authmanager._web.routes.sessions import session_routes
+from authmanager._web.routes.tokens import token_routes
+from authmanager._web.websocket import build_websocket_user
 from authmanager.hooks import Hook
 from authmanager.loaders import UserLoader
 
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
 __all__ = ["AuthManager"]
 
-logger = logging.getLogger("authmanager")
 UserT = TypeVar("UserT")
 _NO_CLIENT = ClientInfo()
 
 
-class AuthManager(Generic[UserT]):
+class AuthManager(
+    PasswordMethods[UserT], TokenMethods[UserT], SessionMethods[UserT], Generic[UserT]
+):
     """Stateful JWT authentication for one FastAPI application (or audience).
 
     Built once at start-up from settings, an async session factory and the
@@ -80,44 +92,123 @@ class AuthManager(Generic[UserT]):
         settings.warn_if_insecure()
         self.settings = settings
         self.session_factory = session_factory
-        self._keys = KeyRing(settings)
-        self._codec = TokenCodec(settings, self._keys)
-        self._issuer = Issuer(settings, self._codec)
-        self._state_cache = build_state_cache(settings, session_factory)
-        self._database = Database(session_factory, self._state_cache)
-        self._store = TokenStore(self._database, self._state_cache)
-        self._passwords = PasswordHasher(settings)
-        self._users = user_loader
-        self._events = HookDispatcher(list(hooks), timeout=settings.hook_timeout_seconds)
-        self._limiter = LoginLimiter(settings)
-        self._grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
         if settings.sqlite_pragmas:
             configure_sqlite(session_factory)
-        from authmanager._services.binding import Binder
-        from authmanager._web.dependencies import build_dependencies
-        from authmanager._web.websocket import build_websocket_user
-
-        self._binder = Binder(self)
-        deps = build_dependencies(self)
-        self.websocket_user = build_websocket_user(self)
-        self.current_user = deps.current_user
-        self.optional_user = deps.optional_user
-        self.token_data = deps.token_data
-        self.fresh_user = deps.fresh_user
-        self.refresh_token_from_cookie = deps.refresh_token_from_cookie
-        self.logout = deps.logout
-        self.logout_all = deps.logout_all
+        # Primitives.
+        self._keys = KeyRing(settings)
+        codec = TokenCodec(settings, self._keys)
+        issuer = Issuer(settings, codec)
+        state_cache = build_state_cache(settings, session_factory)
+        database = Database(session_factory, state_cache)
+        store = TokenStore(database, state_cache)
+        self._passwords = PasswordHasher(settings)
+        self._events = HookDispatcher(list(hooks), timeout=settings.hook_timeout_seconds)
+        self._limiter = LoginLimiter(settings)
+        self._store = store
+        self._codec = codec
+        self._state_cache = state_cache
+        # Services.
+        reporter = RejectionReporter(events=self._events)
+        binder = Binder(
+            settings=settings,
+            dpop=DPoPVerifier(settings, store),
+            events=self._events,
+            reporter=reporter,
+        )
+        self._verifier: Verifier[UserT] = Verifier(
+            codec=codec,
+            store=store,
+            database=database,
+            state_cache=state_cache,
+            users=user_loader,
+            reporter=reporter,
+            events=self._events,
+        )
+        self._logins: LoginService[UserT] = LoginService(
+            hasher=self._passwords,
+            users=user_loader,
+            database=database,
+            store=store,
+            limiter=self._limiter,
+            events=self._events,
+        )
+        self._sessions: SessionService[UserT] = SessionService(
+            issuer=issuer,
+            store=store,
+            database=database,
+            binder=binder,
+            users=user_loader,
+            events=self._events,
+        )
+        self._revocations = RevocationService(
+            codec=codec, store=store, database=database, events=self._events
+        )
+        self._rotation = RotationService(
+            codec=codec,
+            store=store,
+            database=database,
+            issuer=issuer,
+            sessions=self._sessions,
+            binder=binder,
+            limiter=self._limiter,
+            reporter=reporter,
+            events=self._events,
+            grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
+        )
+        stepup = StepUpService(
+            logins=self._logins,
+            sessions=self._sessions,
+            users=user_loader,
+            issuer=issuer,
+            store=store,
+            database=database,
+            events=self._events,
+        )
+        # HTTP.
+        deps: Dependencies[UserT] = Dependencies(
+            settings=settings,
+            verifier=self._verifier,
+            binder=binder,
+            revocations=self._revocations,
+            reporter=reporter,
+        )
         self.bearer_scheme = deps.bearer
-        self._transport = deps.transport
-        self.token_validator = deps.token_validator
-        self.require_scopes = deps.require_scopes
+        self.token_data: PayloadDependency = deps.token_data
+        self.current_user: Callable[..., Awaitable[UserT]] = deps.current_user
+        self.optional_user: Callable[..., Awaitable[UserT | None]] = deps.optional_user
+        self.fresh_user: Callable[..., Awaitable[UserT]] = deps.fresh_user
+        self.refresh_token_from_cookie: Callable[..., Awaitable[str]] = (
+            deps.refresh_token_from_cookie
+        )
+        self.logout: Callable[..., Awaitable[dict[str, str]]] = deps.logout
+        self.logout_all: Callable[..., Awaitable[dict[str, Any]]] = deps.logout_all
+        self.token_validator: Callable[[Callable[[TokenPayload], bool]], PayloadDependency] = (
+            deps.token_validator
+        )
+        self.require_scopes: Callable[..., PayloadDependency] = deps.require_scopes
+        self.websocket_user: Callable[..., AsyncIterator[UserT]] = build_websocket_user(
+            settings=settings, verifier=self._verifier, binder=binder, transport=deps.transport
+        )
+        routers = [
+            token_routes(
+                settings=settings,
+                deps=deps,
+                binder=binder,
+                logins=self._logins,
+                sessions=self._sessions,
+                rotation=self._rotation,
+                stepup=stepup,
+            ),
+            session_routes(deps=deps, sessions=self._sessions, revocations=self._revocations),
+        ]
+        if not self._keys.symmetric:
+            routers.append(jwks_routes(self._keys.jwks))
+        self._routers = routers
 
     @cached_property
     def router(self) -> APIRouter:
         """The `APIRouter` with `/login`, `/refresh`, `/logout`, sessions and JWKS."""
-        from authmanager._web.router import build_router
-
-        return build_router(self)
+        return build_router(*self._routers)
 
     @property
     def jwks(self) -> dict[str, list[dict[str, str]]]:
@@ -125,319 +216,9 @@ class AuthManager(Generic[UserT]):
         return self._keys.jwks()
 
     @property
-    def metadata(self) -> Any:
+    def metadata(self) -> MetaData:
         """The token tables' `MetaData` (also `authmanager.metadata`)."""
-        from authmanager._core.models import metadata
-
         return metadata
-
-    # --- passwords -------------------------------------------------------------------
-    def hash_password(self, password: str) -> str:
-        """Hash *password* (bcrypt with an HMAC-SHA256 pre-hash, or Argon2id).
-
-        Blocks for the hash's cost: from async code, prefer `await hash_password_async()`.
-
-        Raises:
-            ValueError: the password is longer than `max_password_bytes`.
-        """
-        return self._passwords.hash(password)
-
-    async def hash_password_async(self, password: str) -> str:
-        """Hash *password* on the hashing thread pool, off the event loop.
-
-        Raises:
-            ValueError: the password is longer than `max_password_bytes`.
-        """
-        return await self._passwords.hash_async(password)
-
-    def verify_password(self, password: str, hashed: str) -> bool:
-        """Return whether *password* matches *hashed*; never truncates at 72 bytes.
-
-        Raises:
-            ValueError: the password is longer than `max_password_bytes`.
-        """
-        return self._passwords.verify(password, hashed)
-
-    def password_needs_rehash(self, hashed: str) -> bool:
-        """Return whether *hashed* uses an outdated scheme or cost.
-
-        Raises:
-            Nothing: a malformed hash simply needs a rehash.
-        """
-        return self._passwords.needs_rehash(hashed)
-
-    async def authenticate(
-        self,
-        login: str,
-        password: str,
-        *,
-        client: ClientInfo | None = None,
-        session: AsyncSession | None = None,
-    ) -> UserT:
-        """Return the user whose login and password match, off the event loop.
-
-        An unknown login costs the same as a wrong password (a dummy hash is
-        verified), and both raise the same error. Failed attempts count towards
-        `login_rate_limit` per client IP and per login name; the limit is checked
-        before any hashing. An outdated hash is upgraded when the loader has
-        `set_password_hash`.
-
-        Raises:
-            InvalidCredentialsError: wrong login or password, or an inactive user.
-            RateLimitExceededError: too many failed attempts; see `retry_after`.
-            TokenStoreUnavailableError: the database or rate-limit storage is down.
-        """
-        user: UserT = await _login.authenticate(
-            self, login, password, client or _NO_CLIENT, session
-        )
-        return user
-
-    async def change_password(
-        self,
-        user: UserT,
-        new_password: str,
-        *,
-        keep_session_id: str | None = None,
-        session: AsyncSession | None = None,
-    ) -> int:
-        """Store a new password hash for *user* and end every other session.
-
-        Hashing runs off the event loop; the loader's `set_password_hash` stores the
-        hash, in the same transaction as the revocation. Returns the count of tokens
-        revoked.
-
-        Raises:
-            TypeError: the user loader has no `set_password_hash`.
-            ValueError: the password is longer than `max_password_bytes`.
-            TokenStoreUnavailableError: the database failed; nothing was changed.
-        """
-        return await _login.change_password(self, user, new_password, keep_session_id, session)
-
-    # --- issuing ---------------------------------------------------------------------
-    async def create_access_token(
-        self,
-        data: Mapping[str, Any],
-        *,
-        audience: str | None = None,
-        issuer: str | None = None,
-        expires_in: timedelta | None = None,
-        session: AsyncSession | None = None,
-    ) -> str:
-        """Issue one tracked access token, in a session of its own (no refresh token).
-
-        For service-to-service or test tokens; `revoke_token` ends it at once.
-
-        Raises:
-            ValueError: `data["sub"]` is missing, or `data` holds a reserved claim.
-            TokenStoreUnavailableError: the token could not be recorded.
-        """
-        return await _issuing.create_access_token(
-            self, data, audience=audience, issuer=issuer, expires_in=expires_in, session=session
-        )
-
-    async def create_token_pair(
-        self,
-        data: Mapping[str, Any],
-        *,
-        audience: str | None = None,
-        issuer: str | None = None,
-        client: ClientInfo | None = None,
-        fresh: bool = False,
-        session: AsyncSession | None = None,
-    ) -> TokenPair:
-        """Start a login session: issue an access and a refresh token, in one transaction.
-
-        Custom claims in *data* are kept for the session's life: tokens minted by
-        `refresh` carry them too. Pass `fresh=True` right after a password check so
-        the access token satisfies `fresh_user` for `fresh_token_minutes`.
-
-        Raises:
-            ValueError: `data["sub"]` is missing, or `data` holds a reserved claim.
-            TokenStoreUnavailableError: nothing was issued.
-        """
-        return await _issuing.create_token_pair(
-            self,
-            data,
-            audience=audience,
-            issuer=issuer,
-            client=client or _NO_CLIENT,
-            fresh=fresh,
-            session=session,
-        )
-
-    # --- verifying -------------------------------------------------------------------
-    async def verify_token(
-        self,
-        token: str,
-        *,
-        token_type: TokenType = "access",
-        audience: str | None = None,
-        issuer: str | None = None,
-        client: ClientInfo | None = None,
-        session: AsyncSession | None = None,
-    ) -> TokenPayload:
-        """Verify *token* completely and return its payload.
-
-        Checks the signature with the pinned algorithm and the key named by `kid`,
-        `exp`/`nbf`/`iat` (with `leeway_seconds`), `aud`/`iss`, the type, and then the
-        token store in one statement: the token, its session and the user's
-        logout-everywhere mark.
-
-        Raises:
-            ExpiredTokenError: the token or its session has expired.
-            RevokedTokenError: the token, its session or all the user's sessions ended.
-            InvalidTokenError: any other defect; `reason` says which.
-            TokenStoreUnavailableError: the store could not be asked; nothing passes.
-        """
-        return await _verification.verify(
-            self,
-            token,
-            token_type=token_type,
-            audience=audience,
-            issuer=issuer,
-            client=client,
-            session=session,
-        )
-
-    # --- refreshing ------------------------------------------------------------------
-    async def refresh(
-        self,
-        refresh_token: str,
-        *,
-        client: ClientInfo | None = None,
-        session: AsyncSession | None = None,
-    ) -> TokenPair:
-        """Rotate a refresh token: return a new pair in the same session.
-
-        The presented token is consumed by one conditional UPDATE, so of many
-        concurrent refreshes of one token exactly one succeeds. A rotated token
-        presented again ends the whole session (theft detection) unless it comes
-        within `refresh_reuse_grace_seconds` of its rotation (two tabs racing), when
-        it is only refused. The session's custom claims carry over; its absolute
-        lifetime is never extended. A failure part-way changes nothing.
-
-        Raises:
-            RevokedTokenError: the token was rotated, revoked, or its session ended.
-            ExpiredTokenError: the token or its session has expired.
-            InvalidTokenError: the token is not a valid refresh token, or its user is
-                gone or inactive.
-            TokenStoreUnavailableError: nothing was changed.
-        """
-        from authmanager._services.rotation import rotate
-
-        return await rotate(self, refresh_token, client or _NO_CLIENT, session)
-
-    async def refresh_access_token(
-        self,
-        refresh_token: str,
-        *,
-        client: ClientInfo | None = None,
-        session: AsyncSession | None = None,
-    ) -> str:
-        """Return a new access token of the refresh token's session; the refresh token stays.
-
-        A rotated refresh token is treated exactly as in `refresh`.
-
-        Raises:
-            RevokedTokenError: the token was rotated, revoked, or its session ended.
-            ExpiredTokenError: the token or its session has expired.
-            InvalidTokenError: the token is not a valid refresh token, or its user is
-                gone or inactive.
-            TokenStoreUnavailableError: nothing was changed.
-        """
-        from authmanager._services.rotation import reissue_access
-
-        return await reissue_access(self, refresh_token, client or _NO_CLIENT, session)
-
-    # --- revoking --------------------------------------------------------------------
-    async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
-        """Make *token* stop working at once; return whether it was live.
-
-        Revoking a refresh token ends its whole session, as RFC 7009 §2.1 advises.
-        An expired token is already dead: nothing happens and False is returned.
-
-        Raises:
-            InvalidTokenError: the token is forged, malformed or for another audience.
-            TokenStoreUnavailableError: nothing was changed.
-        """
-        return await _revocation.revoke_token(self, token, session)
-
-    async def revoke_all_user_tokens(
-        self,
-        user_id: str,
-        *,
-        exclude_token_id: str | None = None,
-        session: AsyncSession | None = None,
-    ) -> int:
-        """End every session of the user except the one holding token *exclude_token_id*.
-
-        Also refuses, from now on, any token of a session that was being created
-        while this ran (a racing login). Returns the count of tokens revoked.
-
-        Raises:
-            TokenStoreUnavailableError: nothing was changed.
-        """
-        return await _revocation.revoke_all(self, str(user_id), exclude_token_id, session)
-
-    async def list_sessions(
-        self, user_id: str, *, session: AsyncSession | None = None
-    ) -> list[SessionInfo]:
-        """Return the user's active login sessions, newest first.
-
-        Raises:
-            TokenStoreUnavailableError: the store could not be read.
-        """
-        return await _revocation.list_sessions(self, str(user_id), session)
-
-    async def revoke_session(
-        self, user_id: str, session_id: str, *, session: AsyncSession | None = None
-    ) -> bool:
-        """End one session of the user; return False when it is not a live session of theirs.
-
-        Never touches another user's session.
-
-        Raises:
-            TokenStoreUnavailableError: nothing was changed.
-        """
-        return await _revocation.end_session(self, str(user_id), session_id, session)
-
-    async def purge_expired(self, *, session: AsyncSession | None = None) -> int:
-        """Delete the rows of tokens past expiry (and of sessions left empty); return the count.
-
-        Raises:
-            TokenStoreUnavailableError: nothing was deleted.
-        """
-        async with self._store.transaction(session) as db:
-            return await self._store.purge(db, now=utcnow())
-
-    async def invalidate_state_cache(self) -> None:
-        """Make every process drop its cached token states (`state_cache` on; else no-op).
-
-        The library's own revocations do this themselves; call it after revoking
-        tokens, sessions or users with SQL of your own.
-
-        Raises:
-            TokenStoreUnavailableError: the notification could not be sent ("postgres").
-        """
-        await self._store.invalidate_cache()
-
-    async def create_tables(self, engine: AsyncEngine | None = None) -> None:
-        """Create the token tables (if missing) on *engine*, by default the factory's.
-
-        For migrations, use `authmanager.metadata` with Alembic instead.
-
-        Raises:
-            TypeError: no engine was given and the session factory has no bind.
-            TokenStoreUnavailableError: the database could not be reached.
-        """
-        bind = engine or self.session_factory.kw.get("bind")
-        if not isinstance(bind, AsyncEngine):
-            raise TypeError("create_tables needs an AsyncEngine: pass engine= or bind the factory.")
-        await self._store.create_tables(bind)
-
-    async def drain_events(self) -> None:
-        """Wait until every event emitted so far has reached the hooks (for tests, shutdown)."""
-        await self._events.drain()
 
 
 def _check_loader(loader: object) -> None:

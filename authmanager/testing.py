@@ -48,7 +48,7 @@ async def reset_rate_limits(manager: AuthManager[Any]) -> None:
     With a Redis storage this clears the counts of every manager on that Redis
     database, so point test managers at a database of their own.
     """
-    await manager._limiter.reset()
+    await manager.reset_rate_limits()
 
 
 class CapturingHook:

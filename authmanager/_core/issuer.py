@@ -49,13 +49,19 @@ class SessionClaims:
     custom: dict[str, Any]
     audience: str | None
     issuer: str | None
-    #: Binding claims (`did`, `cnf`, `uah`, `ipn`; see `_binding.py`), in every token.
+    #: Binding claims (`did`, `cnf`, `uah`, `ipn`; see `binding.py`), in every token.
     binding: dict[str, Any] = field(default_factory=dict)
+    #: How the user signed in (RFC 8176 `amr` values), in every token of the session.
+    amr: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON stored in the session row."""
-        stored = {"c": self.custom, "aud": self.audience, "iss": self.issuer}
-        return {**stored, "b": self.binding} if self.binding else stored
+        stored: dict[str, Any] = {"c": self.custom, "aud": self.audience, "iss": self.issuer}
+        if self.binding:
+            stored["b"] = self.binding
+        if self.amr:
+            stored["m"] = list(self.amr)
+        return stored
 
     @classmethod
     def from_json(cls, stored: Mapping[str, Any]) -> SessionClaims:
@@ -65,6 +71,7 @@ class SessionClaims:
             stored.get("aud"),
             stored.get("iss"),
             dict(stored.get("b") or {}),
+            tuple(stored.get("m") or ()),
         )
 
 
@@ -114,6 +121,7 @@ class Issuer:
             **claims.custom,
             **(extra or {}),
             **claims.binding,
+            **({"amr": list(claims.amr)} if claims.amr else {}),
             "sub": sub,
             "jti": jti,
             "sid": session_id,

@@ -23,7 +23,7 @@ TokenType = Literal["access", "refresh"]
 
 #: Claims the library sets itself; `data` may not override them.
 RESERVED_CLAIMS = frozenset(
-    {"jti", "sid", "type", "iat", "exp", "nbf", "aud", "iss", "fresh"}
+    {"jti", "sid", "type", "iat", "exp", "nbf", "aud", "iss", "fresh", "amr", "act"}
     # Binding claims (device id, DPoP key, User-Agent digest, network): see `_binding.py`.
     | {"did", "cnf", "uah", "ipn"}
 )
@@ -92,6 +92,8 @@ class TokenPayload(Mapping[str, Any]):
     aud: str | list[str] | None
     iss: str | None
     scopes: list[str]
+    #: How the user signed in: RFC 8176 `amr` values (`pwd`, `otp`, `hwk`, `mfa`, ...).
+    amr: list[str] = field(default_factory=list)
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> TokenPayload:
@@ -101,6 +103,9 @@ class TokenPayload(Mapping[str, Any]):
             scopes = scopes.split()
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise InvalidTokenError("The scopes claim is malformed.", reason=Reason.MALFORMED)
+        amr = claims.get("amr", [])
+        if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
+            raise InvalidTokenError("The amr claim is malformed.", reason=Reason.MALFORMED)
         return cls(
             claims=claims,
             sub=claims["sub"],
@@ -112,6 +117,7 @@ class TokenPayload(Mapping[str, Any]):
             aud=claims.get("aud"),
             iss=claims.get("iss"),
             scopes=list(scopes),
+            amr=list(amr),
         )
 
     @property

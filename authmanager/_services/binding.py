@@ -13,19 +13,18 @@ import hashlib
 import hmac
 import ipaddress
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import HTTPConnection
 
 from authmanager._core.dpop import DPOP_HEADER, DPoPVerifier
+from authmanager._core.events import HookDispatcher
+from authmanager._core.settings import AuthSettings
 from authmanager._core.tokens import TokenPayload
 from authmanager._core.types import ClientInfo
-from authmanager._services.verification import rejected
+from authmanager._services.rejections import RejectionReporter
 from authmanager.exceptions import InvalidTokenError, Reason
 from authmanager.hooks import EventName
-
-if TYPE_CHECKING:
-    from authmanager._manager import AuthManager
 
 __all__ = ["BINDING_CLAIMS", "Binder", "bound_key"]
 
@@ -71,12 +70,26 @@ def _dpop_error(message: str) -> InvalidTokenError:
 
 
 class Binder:
-    """The binding checks of one manager."""
+    """The binding checks of one manager.
 
-    def __init__(self, auth: AuthManager[Any]) -> None:
-        settings = auth.settings
-        self._auth = auth
-        self.dpop = DPoPVerifier(settings, auth._store)
+    Args:
+        settings: The policies (`user_agent_policy`, `ip_network_policy`, `dpop_required`).
+        dpop: Verifies DPoP proofs and remembers their `jti`.
+        events: Reports `device.mismatch`.
+        reporter: Reports refused bindings as `token.rejected`.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: AuthSettings,
+        dpop: DPoPVerifier,
+        events: HookDispatcher,
+        reporter: RejectionReporter,
+    ) -> None:
+        self.dpop = dpop
+        self._events = events
+        self._reporter = reporter
         self._ua_policy = settings.user_agent_policy
         self._ip_policy = settings.ip_network_policy
         self._required = settings.dpop_required
@@ -155,7 +168,7 @@ class Binder:
         try:
             await self._check_dpop_request(conn, payload, token)
         except InvalidTokenError as exc:
-            rejected(self._auth, exc, token, client)
+            self._reporter.report(exc, token, client)
             raise
         self.check_client(payload, client)
 
@@ -193,7 +206,7 @@ class Binder:
         elif jkt is None and self._required:
             failure = _dpop_error("This server requires DPoP-bound tokens.")
         if failure is not None:
-            rejected(self._auth, failure, token, client)
+            self._reporter.report(failure, token, client)
             raise failure
         self.check_client(payload, client)
 
@@ -221,7 +234,7 @@ class Binder:
             self._mismatch(payload, client, "ip_network", self._ip_policy)
 
     def _mismatch(self, payload: TokenPayload, client: ClientInfo, check: str, policy: str) -> None:
-        self._auth._events.emit(
+        self._events.emit(
             EventName.DEVICE_MISMATCH,
             user_id=payload.sub,
             session_id=payload.sid,

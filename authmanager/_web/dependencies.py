@@ -1,4 +1,4 @@
-"""The FastAPI dependencies of one manager, built once, as closures over it.
+"""The FastAPI dependencies of one manager, built once, as closures over its services.
 
 FastAPI matches `dependency_overrides` and its per-request cache by callable identity,
 so each dependency is created once and kept on the manager.
@@ -6,207 +6,250 @@ so each dependency is created once and kept on the manager.
 
 # No `from __future__ import annotations` here: FastAPI reads these signatures at runtime.
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import Depends, Request, Response
 
 from authmanager._core.clock import utcnow
+from authmanager._core.settings import AuthSettings
 from authmanager._core.tokens import TokenPayload
-from authmanager._services.revocation import end_session, revoke_all
-from authmanager._services.verification import rejected, verify_for_user
-from authmanager._web.http import to_http
+from authmanager._services.binding import Binder
+from authmanager._services.rejections import RejectionReporter
+from authmanager._services.revocation import RevocationService
+from authmanager._services.verifier import Verifier
+from authmanager._web.http import as_http, to_http
 from authmanager._web.transport import BearerScheme, Transport
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
 
-if TYPE_CHECKING:
-    from authmanager._manager import AuthManager
+__all__ = ["Dependencies", "PayloadDependency", "UserDependency"]
 
-__all__ = ["Dependencies", "build_dependencies"]
-
-
-@dataclass(frozen=True, slots=True)
-class Dependencies:
-    """The dependency callables of one manager."""
-
-    bearer: BearerScheme
-    transport: Transport
-    token_data: Callable[..., Any]
-    current_user: Callable[..., Any]
-    optional_user: Callable[..., Any]
-    fresh_user: Callable[..., Any]
-    refresh_token_from_cookie: Callable[..., Any]
-    logout: Callable[..., Any]
-    logout_all: Callable[..., Any]
-    token_validator: Callable[[Callable[[TokenPayload], bool]], Callable[..., Any]]
-    require_scopes: Callable[..., Callable[..., Any]]
+UserT = TypeVar("UserT")
+#: A dependency that gives the verified payload.
+PayloadDependency = Callable[..., Awaitable[TokenPayload]]
+#: A dependency that gives the user of type *UserT*.
+UserDependency = Callable[..., Awaitable[UserT]]
 
 
-def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
-    """Build every dependency of *auth* once."""
-    settings = auth.settings
-    bearer = BearerScheme(
-        tokenUrl=f"{settings.route_prefix}/login",
-        auto_error=False,
-        refreshUrl=f"{settings.route_prefix}/refresh",
-    )
+class Dependencies(Generic[UserT]):
+    """Every dependency of one manager; each attribute is built once, in `__init__`.
 
-    def report(request: Request, exc: AuthError) -> None:
+    Args:
+        settings: The manager's settings (prefix, fresh window, CSRF).
+        verifier: The one verification path.
+        binder: DPoP proof, device and network checks of each request.
+        revocations: Ends sessions for `logout` and `logout_all`.
+        reporter: Reports refusals that happen before token verification.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: AuthSettings,
+        verifier: Verifier[UserT],
+        binder: Binder,
+        revocations: RevocationService,
+        reporter: RejectionReporter,
+    ) -> None:
+        self._verifier = verifier
+        self._binder = binder
+        self._revocations = revocations
+        self._reporter = reporter
+        self._fresh_window = timedelta(minutes=settings.fresh_token_minutes)
+        self._state_key = f"authmanager_{id(self)}"
+        self.bearer = BearerScheme(
+            tokenUrl=f"{settings.route_prefix}/login",
+            refreshUrl=f"{settings.route_prefix}/refresh",
+            on_reject=self._report,
+        )
+        self.transport = Transport(settings, on_reject=self._report)
+        self._validators: dict[Callable[[TokenPayload], bool], PayloadDependency] = {}
+        self._scope_checks: dict[frozenset[str], PayloadDependency] = {}
+        self._token = self._build_token()
+        self.token_data: PayloadDependency = self._build_token_data()
+        self.current_user: UserDependency[UserT] = self._build_current_user()
+        self.optional_user: UserDependency[UserT | None] = self._build_optional_user()
+        self.fresh_user: UserDependency[UserT] = self._build_fresh_user()
+        self.refresh_token_from_cookie: Callable[..., Awaitable[str]] = self._build_cookie()
+        self.logout: Callable[..., Awaitable[dict[str, str]]] = self._build_logout()
+        self.logout_all: Callable[..., Awaitable[dict[str, Any]]] = self._build_logout_all()
+
+    def _report(self, request: Request, exc: AuthError) -> None:
         # Refusals before token verification; a missing token is anonymous traffic.
         if exc.reason is not Reason.MISSING:
-            rejected(auth, exc, None, transport.client(request))
+            self._reporter.report(exc, None, self.transport.client(request))
 
-    transport = Transport(settings, on_reject=report)
-    bearer.on_reject = report
-    key = f"authmanager_{id(auth)}"
-    fresh_window = timedelta(minutes=settings.fresh_token_minutes)
-
-    # Depends(bearer) puts the OAuth2 scheme in the OpenAPI document (Swagger's Authorize).
-    async def _token(token: str | None = Depends(bearer)) -> str | None:
-        return token
-
-    async def _resolve(request: Request, token: str | None, *, with_user: bool) -> tuple[Any, Any]:
-        cached = getattr(request.state, key, None)
+    async def _resolve(
+        self, request: Request, token: str | None, *, with_user: bool
+    ) -> tuple[TokenPayload, Any]:
+        """Verify the request's token once per request (and load its user once)."""
+        cached = getattr(request.state, self._state_key, None)
         if cached is not None and (cached[1] is not None or not with_user):
-            found: tuple[Any, Any] = cached
+            found: tuple[TokenPayload, Any] = cached
             return found
-        if token is None:
-            raise to_http(InvalidTokenError("Not authenticated.", reason=Reason.MISSING))
-        client = transport.client(request)
-        try:
+        with as_http():
+            if token is None:
+                raise InvalidTokenError("Not authenticated.", reason=Reason.MISSING)
+            client = self.transport.client(request)
             if with_user:
-                payload, user = await verify_for_user(auth, token, client)
+                payload, user = await self._verifier.verify_with_user(token, client)
             else:
-                payload, user = await auth.verify_token(token, client=client), None
+                payload, user = await self._verifier.verify(token, client=client), None
             if cached is None:  # DPoP proof, device and network: once per request
-                await auth._binder.check_request(request, payload, token, client)
-        except AuthError as exc:
-            raise to_http(exc) from None
-        setattr(request.state, key, (payload, user))
+                await self._binder.check_request(request, payload, token, client)
+        setattr(request.state, self._state_key, (payload, user))
         return payload, user
 
-    async def token_data(request: Request, token: str | None = Depends(_token)) -> TokenPayload:
-        """The verified payload of the request's bearer access token (else 401)."""
-        payload, _ = await _resolve(request, token, with_user=False)
-        result: TokenPayload = payload
-        return result
+    def _build_token(self) -> Callable[..., Awaitable[str | None]]:
+        bearer = self.bearer
 
-    async def current_user(request: Request, token: str | None = Depends(_token)) -> Any:
-        """The user of the request's bearer access token (else 401)."""
-        _, user = await _resolve(request, token, with_user=True)
-        return user
+        # Depends(bearer) puts the OAuth2 scheme in the OpenAPI document (Swagger's Authorize).
+        async def token(value: str | None = Depends(bearer)) -> str | None:
+            return value
 
-    async def optional_user(request: Request, token: str | None = Depends(_token)) -> Any:
-        """The user, or None without credentials; a bad token is still 401."""
-        if token is None:
-            return None
-        _, user = await _resolve(request, token, with_user=True)
-        return user
+        return token
 
-    async def fresh_user(request: Request, token: str | None = Depends(_token)) -> Any:
-        """The user, only if the token came from a password login within the fresh window."""
-        payload, user = await _resolve(request, token, with_user=True)
-        if payload.get("fresh") is not True or utcnow() - payload.iat > fresh_window:
-            raise to_http(
-                InvalidTokenError(
-                    "This action needs a recent login; re-enter your password.",
-                    reason=Reason.NOT_FRESH,
+    def _build_token_data(self) -> PayloadDependency:
+        resolve, token_dep = self._resolve, self._token
+
+        async def token_data(
+            request: Request, token: str | None = Depends(token_dep)
+        ) -> TokenPayload:
+            """The verified payload of the request's bearer access token (else 401)."""
+            payload, _ = await resolve(request, token, with_user=False)
+            return payload
+
+        return token_data
+
+    def _build_current_user(self) -> UserDependency[UserT]:
+        resolve, token_dep = self._resolve, self._token
+
+        async def current_user(request: Request, token: str | None = Depends(token_dep)) -> Any:
+            """The user of the request's bearer access token (else 401)."""
+            _, user = await resolve(request, token, with_user=True)
+            return user
+
+        return current_user
+
+    def _build_optional_user(self) -> UserDependency[UserT | None]:
+        resolve, token_dep = self._resolve, self._token
+
+        async def optional_user(request: Request, token: str | None = Depends(token_dep)) -> Any:
+            """The user, or None without credentials; a bad token is still 401."""
+            if token is None:
+                return None
+            _, user = await resolve(request, token, with_user=True)
+            return user
+
+        return optional_user
+
+    def _build_fresh_user(self) -> UserDependency[UserT]:
+        resolve, token_dep, window = self._resolve, self._token, self._fresh_window
+
+        async def fresh_user(request: Request, token: str | None = Depends(token_dep)) -> Any:
+            """The user, only if the token came from a sign-in within the fresh window."""
+            payload, user = await resolve(request, token, with_user=True)
+            if payload.get("fresh") is not True or utcnow() - payload.iat > window:
+                raise to_http(
+                    InvalidTokenError(
+                        "This action needs a recent login; re-enter your password.",
+                        reason=Reason.NOT_FRESH,
+                    )
                 )
-            )
-        return user
+            return user
 
-    async def refresh_token_from_cookie(request: Request) -> str:
-        """The refresh token from its cookie (else 401)."""
-        try:
-            value = transport.refresh_cookie(request)
-        except AuthError as exc:
-            raise to_http(exc) from None
-        if value is None:
-            raise to_http(
-                InvalidTokenError("The refresh-token cookie is missing.", reason=Reason.MISSING)
-            )
-        return value
+        return fresh_user
 
-    async def logout(
-        request: Request, response: Response, payload: TokenPayload = Depends(token_data)
-    ) -> dict[str, str]:
-        """End the current session, clear the cookies; give the JSON body to return."""
-        _origin_check(request)
-        client = transport.client(request)
-        try:
-            # One `logout` event (not `session.revoked` as well).
-            await end_session(
-                auth,
-                payload.sub,
-                payload.sid,
-                None,
-                EventName.LOGOUT,
-                token_id=payload.jti,
-                client_ip=client.ip_address,
-                user_agent=client.user_agent,
-                reason="logout",
-            )
-        except AuthError as exc:
-            raise to_http(exc) from None
-        transport.clear_cookies(response)
-        return {"detail": "Logged out."}
+    def _build_cookie(self) -> Callable[..., Awaitable[str]]:
+        transport = self.transport
 
-    async def logout_all(
-        request: Request, response: Response, payload: TokenPayload = Depends(token_data)
-    ) -> dict[str, Any]:
-        """End every session of the user, clear the cookies; give the JSON body to return."""
-        _origin_check(request)
-        client = transport.client(request)
-        try:
-            # One `logout_all` event (not `token.revoked` as well).
-            count = await revoke_all(
-                auth,
-                payload.sub,
-                None,
-                None,
-                EventName.LOGOUT_ALL,
-                session_id=payload.sid,
-                token_id=payload.jti,
-                client_ip=client.ip_address,
-                user_agent=client.user_agent,
-                reason="logout_all",
-            )
-        except AuthError as exc:
-            raise to_http(exc) from None
-        transport.clear_cookies(response)
-        return {"detail": "Logged out of every session.", "revoked": count}
+        async def refresh_token_from_cookie(request: Request) -> str:
+            """The refresh token from its cookie (else 401)."""
+            with as_http():
+                value = transport.refresh_cookie(request)
+                if value is None:
+                    raise InvalidTokenError(
+                        "The refresh-token cookie is missing.", reason=Reason.MISSING
+                    )
+            return value
 
-    def _origin_check(request: Request) -> None:
-        try:
-            transport.check_origin(request)
-        except AuthError as exc:
-            raise to_http(exc) from None
+        return refresh_token_from_cookie
 
-    validators: dict[Callable[[TokenPayload], bool], Callable[..., Any]] = {}
+    def _build_logout(self) -> Callable[..., Awaitable[dict[str, str]]]:
+        transport, revocations, token_data = self.transport, self._revocations, self.token_data
 
-    def token_validator(fn: Callable[[TokenPayload], bool]) -> Callable[..., Any]:
+        async def logout(
+            request: Request, response: Response, payload: TokenPayload = Depends(token_data)
+        ) -> dict[str, str]:
+            """End the current session, clear the cookies; give the JSON body to return."""
+            client = transport.client(request)
+            with as_http():
+                transport.check_origin(request)
+                # One `logout` event (not `session.revoked` as well).
+                await revocations.end_session(
+                    payload.sub,
+                    payload.sid,
+                    None,
+                    EventName.LOGOUT,
+                    token_id=payload.jti,
+                    client_ip=client.ip_address,
+                    user_agent=client.user_agent,
+                    reason="logout",
+                )
+            transport.clear_cookies(response)
+            return {"detail": "Logged out."}
+
+        return logout
+
+    def _build_logout_all(self) -> Callable[..., Awaitable[dict[str, Any]]]:
+        transport, revocations, token_data = self.transport, self._revocations, self.token_data
+
+        async def logout_all(
+            request: Request, response: Response, payload: TokenPayload = Depends(token_data)
+        ) -> dict[str, Any]:
+            """End every session of the user, clear the cookies; give the JSON body to return."""
+            client = transport.client(request)
+            with as_http():
+                transport.check_origin(request)
+                # One `logout_all` event (not `token.revoked` as well).
+                count = await revocations.revoke_all(
+                    payload.sub,
+                    None,
+                    None,
+                    EventName.LOGOUT_ALL,
+                    session_id=payload.sid,
+                    token_id=payload.jti,
+                    client_ip=client.ip_address,
+                    user_agent=client.user_agent,
+                    reason="logout_all",
+                )
+            transport.clear_cookies(response)
+            return {"detail": "Logged out of every session.", "revoked": count}
+
+        return logout_all
+
+    def token_validator(self, fn: Callable[[TokenPayload], bool]) -> PayloadDependency:
         """A dependency answering 403 unless `fn(payload)` is true; memoised on *fn*."""
-        if fn in validators:
-            return validators[fn]
+        if fn in self._validators:
+            return self._validators[fn]
+        token_data = self.token_data
 
         async def validate(payload: TokenPayload = Depends(token_data)) -> TokenPayload:
             if not fn(payload):
                 raise to_http(AuthError("The token does not allow this.", reason=Reason.VALIDATOR))
             return payload
 
-        validators[fn] = validate
+        self._validators[fn] = validate
         return validate
 
-    scope_deps: dict[frozenset[str], Callable[..., Any]] = {}
-
-    def require_scopes(*scopes: str) -> Callable[..., Any]:
+    def require_scopes(self, *scopes: str) -> PayloadDependency:
         """A dependency answering 403 unless the token's `scopes` hold all of *scopes*."""
         wanted = frozenset(scopes)
-        if wanted in scope_deps:
-            return scope_deps[wanted]
+        if wanted in self._scope_checks:
+            return self._scope_checks[wanted]
+        token_data = self.token_data
 
         async def check(payload: TokenPayload = Depends(token_data)) -> TokenPayload:
             if not wanted.issubset(payload.scopes):
@@ -215,19 +258,5 @@ def build_dependencies(auth: "AuthManager[Any]") -> Dependencies:
                 )
             return payload
 
-        scope_deps[wanted] = check
+        self._scope_checks[wanted] = check
         return check
-
-    return Dependencies(
-        bearer=bearer,
-        transport=transport,
-        token_data=token_data,
-        current_user=current_user,
-        optional_user=optional_user,
-        fresh_user=fresh_user,
-        refresh_token_from_cookie=refresh_token_from_cookie,
-        logout=logout,
-        logout_all=logout_all,
-        token_validator=token_validator,
-        require_scopes=require_scopes,
-    )

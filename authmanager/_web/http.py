@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,13 @@ from authmanager.exceptions import (
     TokenStoreUnavailableError,
 )
 
-__all__ = ["AuthHTTPException", "error_response", "install_exception_handlers", "to_http"]
+__all__ = [
+    "AuthHTTPException",
+    "as_http",
+    "error_response",
+    "install_exception_handlers",
+    "to_http",
+]
 
 logger = logging.getLogger("authmanager.http")
 
@@ -89,6 +97,19 @@ class AuthHTTPException(HTTPException):
 def to_http(exc: AuthError, *, grant: bool = False) -> AuthHTTPException:
     """Return the HTTP exception for *exc* (status, message, headers)."""
     return AuthHTTPException(exc, grant=grant)
+
+
+@contextmanager
+def as_http(*, grant: bool = False) -> Iterator[None]:
+    """Turn an `AuthError` raised in the block into its HTTP exception (dependencies).
+
+    Dependencies run in the application's routes too, where no handler of ours may be
+    installed: there an `AuthError` would be a 500, an `HTTPException` is answered.
+    """
+    try:
+        yield
+    except AuthError as exc:
+        raise to_http(exc, grant=grant) from None
 
 
 def error_response(exc: HTTPException) -> JSONResponse:

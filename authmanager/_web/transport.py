@@ -35,7 +35,11 @@ class BearerScheme(OAuth2PasswordBearer):
     passed to `on_reject` (set by the manager, which reports it) before it is raised.
     """
 
-    on_reject: OnReject | None = None
+    def __init__(
+        self, *, tokenUrl: str, refreshUrl: str, on_reject: OnReject | None = None
+    ) -> None:
+        super().__init__(tokenUrl=tokenUrl, refreshUrl=refreshUrl, auto_error=False)
+        self.on_reject = on_reject
 
     async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
         """Return the bearer token of *request*, or None; refusals become HTTP 401."""

@@ -16,18 +16,19 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TypeVar, cast
 
 import anyio
 from fastapi import WebSocket, WebSocketException, status
 from starlette.requests import Request
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from authmanager._core.clock import utcnow
+from authmanager._core.settings import AuthSettings
 from authmanager._core.tokens import TokenPayload
 from authmanager._core.types import ClientInfo
-from authmanager._services.binding import bound_key
-from authmanager._services.verification import check_state, verify_for_user
+from authmanager._services.binding import Binder, bound_key
+from authmanager._services.verifier import Verifier
+from authmanager._web.transport import Transport
 from authmanager.exceptions import (
     AuthError,
     InvalidTokenError,
@@ -35,12 +36,10 @@ from authmanager.exceptions import (
     TokenStoreUnavailableError,
 )
 
-if TYPE_CHECKING:
-    from authmanager._manager import AuthManager
-
 __all__ = ["CLOSE_REVOKED", "CLOSE_UNAVAILABLE", "SUBPROTOCOL_PREFIX", "build_websocket_user"]
 
 logger = logging.getLogger("authmanager.websocket")
+UserT = TypeVar("UserT")
 
 SUBPROTOCOL_PREFIX = "bearer."
 #: Close code sent when the session ends while the socket is open.
@@ -94,29 +93,34 @@ async def _first_message(websocket: WebSocket, wait: float) -> tuple[str, str | 
     return token, device[:128] if isinstance(device, str) and device else None
 
 
-def build_websocket_user(auth: "AuthManager[Any]") -> Callable[..., Any]:
-    """Return the `websocket_user` dependency of *auth*."""
-    settings = auth.settings
+def build_websocket_user(
+    *,
+    settings: AuthSettings,
+    verifier: Verifier[UserT],
+    binder: Binder,
+    transport: Transport,
+) -> Callable[..., AsyncIterator[UserT]]:
+    """Return the `websocket_user` dependency over the one verification path."""
     interval = settings.websocket_recheck_seconds
     timeout = settings.websocket_auth_timeout_seconds
 
-    async def _authenticate(websocket: WebSocket) -> tuple[TokenPayload, Any]:
+    async def _authenticate(websocket: WebSocket) -> tuple[TokenPayload, UserT]:
         token, others = _offered(websocket)
         await websocket.accept(subprotocol=others[0] if others else None)
         # Transport only reads the connection's address and headers, which a
         # WebSocket has like a Request.
-        client: ClientInfo = auth._transport.client(cast(Request, websocket))
+        client: ClientInfo = transport.client(cast(Request, websocket))
         if token is None:
             token, device = await _first_message(websocket, timeout)
             if device and client.device_id is None:
                 client = ClientInfo(client.ip_address, client.user_agent, device)
         try:
-            payload, user = await verify_for_user(auth, token, client)
+            payload, user = await verifier.verify_with_user(token, client)
             if bound_key(payload) is not None:
                 raise InvalidTokenError(
                     "DPoP-bound tokens cannot authenticate a WebSocket.", reason=Reason.DPOP
                 )
-            auth._binder.check_client(payload, client)
+            binder.check_client(payload, client)
         except TokenStoreUnavailableError:
             raise WebSocketException(code=CLOSE_UNAVAILABLE, reason="Try again later.") from None
         except AuthError as exc:
@@ -124,14 +128,11 @@ def build_websocket_user(auth: "AuthManager[Any]") -> Callable[..., Any]:
         return payload, user
 
     async def _watch(websocket: WebSocket, payload: TokenPayload) -> None:
-        store = auth._store
         while True:
             await anyio.sleep(interval)
             code = None
             try:
-                async with store.reading() as db:
-                    state = await store.token_state(db, payload.jti)
-                check_state(payload, state, utcnow())
+                await verifier.recheck(payload)
             except TokenStoreUnavailableError:
                 code = CLOSE_UNAVAILABLE
             except InvalidTokenError:
@@ -142,7 +143,7 @@ def build_websocket_user(auth: "AuthManager[Any]") -> Callable[..., Any]:
                         await websocket.close(code=code, reason="The session has ended.")
                 return
 
-    async def websocket_user(websocket: WebSocket) -> AsyncIterator[Any]:
+    async def websocket_user(websocket: WebSocket) -> AsyncIterator[UserT]:
         """The user of a WebSocket; the connection is accepted here, closed on revocation.
 
         The verified payload is also at `websocket.state.token_payload`.

@@ -1,0 +1,81 @@
+"""The route class of every authmanager route, and the answers routes share."""
+
+# No `from __future__ import annotations` here: FastAPI reads these signatures at runtime.
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from authmanager._core.settings import AuthSettings
+from authmanager._core.tokens import TokenPair
+from authmanager._web.http import AuthHTTPException, error_response, to_http
+from authmanager._web.schemas import ErrorBody, TokenBody
+from authmanager._web.transport import Transport
+from authmanager.exceptions import AuthError
+
+__all__ = ["NO_STORE", "AuthRoute", "errors", "malformed", "token_response"]
+
+#: Token responses are never cached (RFC 6749 §5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_GRANT_ROUTES = frozenset({"authmanager:login", "authmanager:refresh"})
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` entry of the library's error codes."""
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+class AuthRoute(APIRoute):
+    """Render authmanager's errors, from dependencies or handlers, as JSON with `error`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        grant = self.name in _GRANT_ROUTES
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except AuthHTTPException as exc:
+                return error_response(exc)
+            except AuthError as exc:
+                return error_response(to_http(exc, grant=grant))
+            except RequestValidationError as exc:
+                return _invalid_request(exc)
+
+        return route
+
+
+def _invalid_request(exc: RequestValidationError) -> JSONResponse:
+    """422 with RFC 6749's `invalid_request`; never echo the input (it may hold a password)."""
+    found = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse(
+        {"detail": found, "error": "invalid_request"}, status_code=422, headers=NO_STORE
+    )
+
+
+def malformed(message: str) -> JSONResponse:
+    """422 `invalid_request` for a body the route parses itself."""
+    return JSONResponse(
+        {"detail": message, "error": "invalid_request"}, status_code=422, headers=NO_STORE
+    )
+
+
+def token_response(
+    settings: AuthSettings, transport: Transport, pair: TokenPair, response: Response
+) -> TokenBody:
+    """The RFC 6749 §5.1 body of *pair*; the refresh token per the transport setting."""
+    mode = settings.refresh_token_transport
+    response.headers.update(NO_STORE)
+    body = TokenBody(
+        access_token=pair.access_token, expires_in=pair.expires_in, token_type=pair.token_type
+    )
+    if mode in {"cookie", "both"}:
+        transport.set_refresh_cookie(response, pair.refresh_token, pair.refresh_expires_in)
+    if mode in {"body", "both"}:
+        body.refresh_token = pair.refresh_token
+        body.refresh_expires_in = pair.refresh_expires_in
+    return body

@@ -1,0 +1,57 @@
+"""Static checks of the public types (run by mypy in CI, not collected by pytest)."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, assert_type
+
+from fastapi import Depends, FastAPI
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from authmanager import (
+    AuthManager,
+    AuthSettings,
+    SQLAlchemyUserLoader,
+    TokenPair,
+    TokenPayload,
+    metadata,
+)
+from tests.app import User
+
+engine = create_async_engine("sqlite+aiosqlite://")
+auth = AuthManager(
+    settings=AuthSettings(),
+    session_factory=async_sessionmaker(engine, expire_on_commit=False),
+    user_loader=SQLAlchemyUserLoader(User),
+)
+assert_type(auth, AuthManager[User])
+assert_type(auth.current_user, Callable[..., Awaitable[User]])
+assert_type(auth.optional_user, Callable[..., Awaitable[User | None]])
+assert_type(auth.fresh_user, Callable[..., Awaitable[User]])
+assert_type(auth.token_data, Callable[..., Awaitable[TokenPayload]])
+assert_type(auth.require_scopes("read"), Callable[..., Awaitable[TokenPayload]])
+assert_type(auth.websocket_user, Callable[..., AsyncIterator[User]])
+assert_type(auth.metadata, MetaData)
+assert_type(metadata, MetaData)
+
+app = FastAPI()
+CurrentUser = Annotated[User, Depends(auth.current_user)]
+
+
+@app.get("/me")
+async def me(user: CurrentUser) -> dict[str, Any]:
+    assert_type(user, User)
+    return {"id": user.id}
+
+
+async def flows() -> None:
+    user = await auth.authenticate("alice@example.com", "pw")
+    assert_type(user, User)
+    pair = await auth.create_token_pair({"sub": str(user.id)})
+    assert_type(pair, TokenPair)
+    assert_type(pair.access_token, str)
+    assert_type(pair["expires_in"], str | int)
+    payload = await auth.verify_token(pair.access_token)
+    assert_type(payload, TokenPayload)
+    assert_type(payload.scopes, list[str])
+    assert_type(payload.amr, list[str])
+    assert_type(await auth.refresh(pair.refresh_token), TokenPair)
