@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
-from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter
@@ -38,9 +37,9 @@ from authmanager._services.sessions import SessionService
 from authmanager._services.stepup import StepUpService
 from authmanager._services.verifier import Verifier
 from authmanager._web.dependencies import Dependencies, PayloadDependency
-from authmanager._web.router import build_router, jwks_routes
-from authmanager._web.routes.sessions import session_routes
-from authmanager._web.routes.tokens import token_routes
+from authmanager._web.router import add_jwks_route, new_router
+from authmanager._web.routes.sessions import add_session_routes
+from authmanager._web.routes.tokens import add_token_routes
 from authmanager._web.websocket import build_websocket_user
 from authmanager.hooks import Hook
 from authmanager.loaders import UserLoader
@@ -189,26 +188,23 @@ class AuthManager(
         self.websocket_user: Callable[..., AsyncIterator[UserT]] = build_websocket_user(
             settings=settings, verifier=self._verifier, binder=binder, transport=deps.transport
         )
-        routers = [
-            token_routes(
-                settings=settings,
-                deps=deps,
-                binder=binder,
-                logins=self._logins,
-                sessions=self._sessions,
-                rotation=self._rotation,
-                stepup=stepup,
-            ),
-            session_routes(deps=deps, sessions=self._sessions, revocations=self._revocations),
-        ]
-        if not self._keys.symmetric:
-            routers.append(jwks_routes(self._keys.jwks))
-        self._routers = routers
-
-    @cached_property
-    def router(self) -> APIRouter:
+        self.router: APIRouter = new_router()
         """The `APIRouter` with `/login`, `/refresh`, `/logout`, sessions and JWKS."""
-        return build_router(*self._routers)
+        add_token_routes(
+            self.router,
+            settings=settings,
+            deps=deps,
+            binder=binder,
+            logins=self._logins,
+            sessions=self._sessions,
+            rotation=self._rotation,
+            stepup=stepup,
+        )
+        add_session_routes(
+            self.router, deps=deps, sessions=self._sessions, revocations=self._revocations
+        )
+        if not self._keys.symmetric:
+            add_jwks_route(self.router, self._keys.jwks)
 
     @property
     def jwks(self) -> dict[str, list[dict[str, str]]]:

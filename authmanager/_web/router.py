@@ -1,4 +1,4 @@
-"""`build_router`: the router of one manager, composed of one sub-router per group."""
+"""The router of one manager: one `APIRouter` to which each route group adds its routes."""
 
 # No `from __future__ import annotations` here: FastAPI reads these signatures at runtime.
 
@@ -10,12 +10,16 @@ from fastapi import APIRouter, Response
 from authmanager._web.routing import AuthRoute
 from authmanager._web.schemas import JWKSBody
 
-__all__ = ["build_router", "jwks_routes"]
+__all__ = ["add_jwks_route", "new_router"]
 
 
-def jwks_routes(jwks: Callable[[], dict[str, list[dict[str, str]]]]) -> APIRouter:
-    """`/.well-known/jwks.json`, for asymmetric algorithms."""
-    router = APIRouter(route_class=AuthRoute)
+def new_router() -> APIRouter:
+    """An empty router whose routes render the library's errors (tagged `auth`)."""
+    return APIRouter(route_class=AuthRoute, tags=["auth"])
+
+
+def add_jwks_route(router: APIRouter, jwks: Callable[[], dict[str, list[dict[str, str]]]]) -> None:
+    """Add `/.well-known/jwks.json` (asymmetric algorithms) to *router*."""
 
     @router.get(
         "/.well-known/jwks.json",
@@ -26,13 +30,3 @@ def jwks_routes(jwks: Callable[[], dict[str, list[dict[str, str]]]]) -> APIRoute
     async def get_jwks(response: Response) -> dict[str, Any]:
         response.headers["Cache-Control"] = "public, max-age=300"
         return jwks()
-
-    return router
-
-
-def build_router(*parts: APIRouter) -> APIRouter:
-    """Return one router holding the routes of every part (tagged `auth`)."""
-    router = APIRouter(route_class=AuthRoute, tags=["auth"])
-    for part in parts:
-        router.include_router(part)
-    return router

@@ -12,17 +12,20 @@ from authmanager._core.tokens import TokenPayload
 from authmanager._services.revocation import RevocationService
 from authmanager._services.sessions import SessionService
 from authmanager._web.dependencies import Dependencies
-from authmanager._web.routing import AuthRoute, errors
+from authmanager._web.routing import errors
 from authmanager._web.schemas import ErrorBody, RevokedBody, SessionBody
 
-__all__ = ["session_routes"]
+__all__ = ["add_session_routes"]
 
 
-def session_routes(
-    *, deps: Dependencies[Any], sessions: SessionService[Any], revocations: RevocationService
-) -> APIRouter:
-    """The routes of the user's own sessions."""
-    router = APIRouter(route_class=AuthRoute)
+def add_session_routes(
+    router: APIRouter,
+    *,
+    deps: Dependencies[Any],
+    sessions: SessionService[Any],
+    revocations: RevocationService,
+) -> None:
+    """Add the routes of the user's own sessions to *router*."""
     transport = deps.transport
 
     @router.get(
@@ -81,5 +84,3 @@ def session_routes(
     async def revoke_others(payload: TokenPayload = Depends(deps.token_data)) -> RevokedBody:
         count = await revocations.revoke_all(payload.sub, payload.jti, None)
         return RevokedBody(detail="Every other session has ended.", revoked=count)
-
-    return router

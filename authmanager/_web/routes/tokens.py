@@ -16,11 +16,11 @@ from authmanager._services.rotation import RotationService
 from authmanager._services.sessions import SessionService
 from authmanager._services.stepup import StepUpService
 from authmanager._web.dependencies import Dependencies
-from authmanager._web.routing import NO_STORE, AuthRoute, errors, malformed, token_response
+from authmanager._web.routing import NO_STORE, errors, malformed, token_response
 from authmanager._web.schemas import DetailBody, RefreshBody, RevokedBody, TokenBody
 from authmanager.exceptions import InvalidTokenError, Reason
 
-__all__ = ["token_routes"]
+__all__ = ["add_token_routes"]
 
 MAX_BODY_BYTES = 32 * 1024
 
@@ -83,7 +83,8 @@ async def _read_body_token(request: Request) -> str | None:
     raise ValueError("Send the refresh token as JSON, as a form, or in its cookie.")
 
 
-def token_routes(
+def add_token_routes(
+    router: APIRouter,
     *,
     settings: AuthSettings,
     deps: Dependencies[Any],
@@ -92,9 +93,8 @@ def token_routes(
     sessions: SessionService[Any],
     rotation: RotationService,
     stepup: StepUpService,
-) -> APIRouter:
-    """The routes that issue, rotate and end tokens."""
-    router = APIRouter(route_class=AuthRoute)
+) -> None:
+    """Add the routes that issue, rotate and end tokens to *router*."""
     transport = deps.transport
 
     @router.post(
@@ -187,5 +187,3 @@ def token_routes(
         response.headers.update(NO_STORE)
         token_type = "DPoP" if payload.get("cnf") else "bearer"
         return TokenBody(access_token=token, expires_in=expires_in, token_type=token_type)
-
-    return router
