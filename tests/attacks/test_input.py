@@ -10,8 +10,10 @@ from authmanager import AuthManager
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User
-from tests.attacks.conftest import Victim, nothing_reported, snapshot
 from tests.conftest import csrf_headers, login
+from tests.support.attacks import Victim
+from tests.support.events import nothing_reported
+from tests.support.rows import snapshot
 
 
 async def _unchanged_422(

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from authmanager import metadata
 from authmanager.exceptions import InvalidTokenError, Reason
 from tests.conftest import bearer, client_for
-from tests.docs.conftest import EXAMPLES, Load, add_user, create_tables
+from tests.support.docs import EXAMPLES, Load, add_user, create_tables
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
 
-BINDING = "tests/binding/test_doc_examples.py::"
+BINDING = "tests/docs/test_binding_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {

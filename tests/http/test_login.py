@@ -10,7 +10,9 @@ from authmanager import AuthManager
 from authmanager.testing import CapturingHook
 from tests.app import User
 from tests.conftest import PASSWORD, CreateUser, login
-from tests.http.support import Tables, bearer, claims, set_cookies
+from tests.support.http import bearer, set_cookies
+from tests.support.rows import Tables
+from tests.support.tokens import claims
 
 ClientWith = Callable[..., httpx.AsyncClient]
 
