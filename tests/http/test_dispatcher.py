@@ -171,5 +171,6 @@ async def test_no_hooks_means_no_events_are_built(make_manager: MakeManager, use
     manager = make_manager(hooks=[])
     async with client_for(make_app(manager)) as client:
         assert (await login(client)).status_code == 200
+    # No public view of the dispatcher's queue, and "nothing built" is the property.
     assert not manager._events.active
     assert not manager._events._pending

@@ -14,6 +14,9 @@ from tests.app import User, make_app
 from tests.conftest import MakeManager, client_for
 from tests.support.keys import ASYMMETRIC, private_pem, public_pem
 
+# Private reads (ruff SLF001 is ignored for tests): an HS* manager publishes no key id,
+# so `_keys` is the only view of which key signs; `_codec.default_audience` is the audience
+# derived from the key when the settings name none, which a resource service must be told.
 REFUSALS = {"wrong_audience", "unknown_key", "wrong_issuer", "missing_claim"}
 OTHER_SECRET = "another-secret-for-the-rotation-tests-0123456789abcdef0123456789"
 
@@ -83,7 +86,13 @@ async def test_jwks_route_lists_current_and_previous_public_keys(
     assert response.headers["content-type"] == "application/json"
     assert "max-age" in response.headers["cache-control"]
     keys = response.json()["keys"]
-    assert [k["kid"] for k in keys] == list(auth._keys.kids)
+    older = make_manager(**_key_settings(algorithm, 0))
+    signed_now = await auth.create_access_token({"sub": "1"})
+    signed_before = await older.create_access_token({"sub": "1"})
+    assert [k["kid"] for k in keys] == [
+        jwt.get_unverified_header(signed_now)["kid"],
+        jwt.get_unverified_header(signed_before)["kid"],
+    ]
     expected_kty = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}[algorithm]
     for key in keys:
         assert key["alg"] == algorithm

@@ -17,6 +17,9 @@ from tests.app import User, make_app
 from tests.conftest import MakeManager, bearer, client_for, login
 from tests.support.spies import cached_token, counting
 
+# Private reads (ruff SLF001 is ignored for tests): whether a cache was built, and its
+# epoch file, have no public view; a broken epoch is what the fail-closed test needs.
+
 
 def claims(user: User) -> dict[str, str]:
     return {"sub": str(user.id)}

@@ -63,6 +63,8 @@ async def test_a_second_os_process_revokes(
 
 
 # LISTEN/NOTIFY is PostgreSQL's: these tests are generated for the postgres database only.
+# They read the cache's private state (ruff SLF001 is ignored for tests): whether its LISTEN
+# connection is up has no public view, and a bad DSN is how a lost listener is made.
 POSTGRES_ONLY = pytest.mark.parametrize("database", ["postgres"], indirect=True)
 
 
