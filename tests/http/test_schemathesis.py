@@ -7,6 +7,7 @@ loop), so the app here has an engine of its own without a pool, created per data
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -55,8 +57,12 @@ def api(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     postgres_url: str | None,
-) -> tuple[Any, str]:
-    """The router alone (RS256, so the JWKS route exists), its schema, and a valid bearer."""
+) -> Iterator[tuple[Any, str]]:
+    """The router alone (RS256, so the JWKS route exists), its schema, and a valid bearer.
+
+    On PostgreSQL (one database for the whole session) its rows are deleted afterwards,
+    as the `engine` fixture does, so the next module's tests start from empty tables.
+    """
     if request.param == "postgres":
         assert postgres_url is not None  # generated only when PostgreSQL is configured
         url = postgres_url
@@ -78,7 +84,17 @@ def api(
     app = FastAPI()
     app.include_router(auth.router, prefix="/auth")
     pair = asyncio.run(auth.create_token_pair({"sub": "1"}))
-    return schemathesis.openapi.from_asgi("/openapi.json", app), pair.access_token
+    yield schemathesis.openapi.from_asgi("/openapi.json", app), pair.access_token
+    if request.param == "postgres":
+        asyncio.run(_empty(url))
+
+
+async def _empty(url: str) -> None:
+    engine = create_async_engine(url, poolclass=NullPool)
+    async with engine.begin() as conn:
+        for table in [*reversed(metadata.sorted_tables), *Base.metadata.sorted_tables]:
+            await conn.execute(delete(table))
+    await engine.dispose()
 
 
 def _explore(operation: Any, headers: dict[str, str]) -> None:
