@@ -15,7 +15,8 @@ from authmanager._core import statecache
 from authmanager._core.models import tokens
 from tests.app import User, make_app
 from tests.conftest import MakeManager, bearer, client_for, login
-from tests.support.spies import cached_token, counting
+from tests.support.spies import counting
+from tests.support.statecache import cached_token
 
 # Private reads (ruff SLF001 is ignored for tests): whether a cache was built, and its
 # epoch file, have no public view; a broken epoch is what the fail-closed test needs.

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authmanager import AuthManager, RevokedTokenError
 from tests.app import User
 from tests.conftest import MakeManager
-from tests.support.spies import cached_token, counting
+from tests.support.spies import counting
+from tests.support.statecache import cached_token
 
 ROOT = Path(__file__).resolve().parents[2]
 

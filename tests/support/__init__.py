@@ -1,5 +1,7 @@
 """Test helpers, in one place (conftest.py files hold only fixtures).
 
+`relocate` rewrites imports of the old helper locations (for branches merged later).
+
 - `attacks`: the attack suite's `Victim` and `assert_401`.
 - `clock`: `T0` and `frozen()` (freezegun, with asyncio on the real clock).
 - `docs`: load `docs/examples/*.py` as a reader would run them.
@@ -11,6 +13,7 @@
 - `keys`: throwaway PEM keys (`private_pem`, `public_pem`, `ASYMMETRIC`).
 - `rows`: direct reads of the token tables (`Tables`, `token_rows`, `snapshot`, ...).
 - `services`: PostgreSQL and Redis from the environment (`databases()`, `POSTGRES_ENV`).
-- `spies`: `HashSpy`, SQL statement `counting()`, `cached_token()`.
+- `spies`: `HashSpy`, SQL statement `counting()`.
+- `statecache`: `cached_token()` (verified until the state cache serves it).
 - `tokens`: unverified `claims(token)`, `parts`, `forge`, `resign`, `hand_sign`, `compact`.
 """

@@ -10,7 +10,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authmanager import AuthManager
-from tests.app import User
 
 
 class HashSpy:
@@ -52,14 +51,3 @@ def counting(engine: AsyncEngine) -> Iterator[Statements]:
         yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", before)
-
-
-async def cached_token(auth: AuthManager[User], engine: AsyncEngine, user: User) -> str:
-    """Issue an access token and verify it until it is served from the state cache."""
-    pair = await auth.create_token_pair({"sub": str(user.id)})
-    with counting(engine) as first:
-        await auth.verify_token(pair.access_token)
-    with counting(engine) as second:
-        await auth.verify_token(pair.access_token)
-    assert (len(first), len(second)) == (1, 0)
-    return pair.access_token
