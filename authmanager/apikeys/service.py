@@ -102,9 +102,10 @@ class ApiKeyService:
         )
         limit = self._settings.api_keys_max_per_user
         async with self._database.transaction(session) as db:
+            # Insert, then count: the INSERT takes SQLite's write lock whatever the
+            # transaction mode, and PostgreSQL creations of one user queue on a lock,
+            # so two concurrent creations never both pass the cap.
             await self._store.lock_user(db, user_id)
-            if await self._store.count_live(db, user_id, now=now) >= limit:
-                raise TooManyApiKeysError(limit)
             await self._store.insert(
                 db,
                 id=new.id,
@@ -116,6 +117,10 @@ class ApiKeyService:
                 created_at=now,
                 expires_at=expires_at,
             )
+            if await self._store.count_live(db, user_id, now=now) > limit:
+                # Undo here too: a caller's transaction may go on and commit.
+                await self._store.delete(db, new.id)
+                raise TooManyApiKeysError(limit)
         self._emit(EventName.API_KEY_CREATED, user_id, new.id, client, scopes=" ".join(granted))
         return new
 

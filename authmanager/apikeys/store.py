@@ -56,12 +56,16 @@ class ApiKeyStore:
         """Insert one key row."""
         await db.execute(api_keys.insert().values(**values))
 
+    async def delete(self, db: AsyncSession, key_id: str) -> None:
+        """Delete one key row."""
+        await db.execute(delete(api_keys).where(_c.id == key_id))
+
     async def lock_user(self, db: AsyncSession, user_id: str) -> None:
         """Serialise key creation per user until the transaction ends.
 
         On PostgreSQL a transaction-scoped advisory lock, so two concurrent creations
-        cannot both pass the per-user cap; SQLite's write transactions already begin
-        IMMEDIATE (one writer at a time).
+        cannot both pass the per-user cap; on SQLite the first write takes the
+        database's only write lock.
         """
         conn = await db.connection()
         if conn.dialect.name != "postgresql":
