@@ -56,7 +56,7 @@ class UsageRecorder:
         # key id -> monotonic time of its last accepted use, least recent first.
         self._recent: OrderedDict[str, float] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
-        self._sleeping = False
+        self._writing = False
         self.dropped = 0
         """Uses dropped because the pending buffer was full."""
 
@@ -92,12 +92,12 @@ class UsageRecorder:
         self._task = loop.create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        self._sleeping = True
+        await asyncio.sleep(self._delay)
+        self._writing = True
         try:
-            await asyncio.sleep(self._delay)
+            await self.flush()
         finally:
-            self._sleeping = False
-        await self.flush()
+            self._writing = False
 
     async def flush(self) -> int:
         """Write every pending use now; return how many were written (0 on failure)."""
@@ -119,7 +119,7 @@ class UsageRecorder:
         """Cancel the scheduled flush and write what is pending (at shutdown)."""
         task, self._task = self._task, None
         if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
-            if self._sleeping:  # never cancel a flush mid-write: its uses would be lost
+            if not self._writing:  # never cancel a flush mid-write: its uses would be lost
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -84,7 +84,7 @@ def test_expiry_within_the_cap_is_kept() -> None:
 )
 def test_bad_expiry_is_refused(expires_in: timedelta) -> None:
     """Zero, negative, or past-the-cap lifetimes raise ValueError."""
-    with pytest.raises(ValueError, match="expires_in|at most"):
+    with pytest.raises(ValueError, match=r"expires_in|at most"):
         expiry(NOW, expires_in, 365)
 
 
