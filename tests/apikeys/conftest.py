@@ -9,9 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from authmanager._core.clock import utcnow
 from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
 from authmanager._core.settings import AuthSettings
@@ -42,6 +43,15 @@ class Keys:
     async def drain(self) -> None:
         """Deliver every event emitted so far."""
         await self.dispatcher.drain()
+
+    async def expire(self, key_id: str) -> None:
+        """Move the key's expiry a second into the past (no sleeping in tests)."""
+        async with self.factory() as db, db.begin():
+            await db.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id)
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
 
     async def rows(self, **where: Any) -> list[Any]:
         """The rows of `authmanager_api_keys` matching *where*."""

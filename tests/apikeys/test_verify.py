@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -22,6 +21,11 @@ from authmanager.hooks import EventName
 from tests.apikeys.conftest import Keys, MakeKeys, counting
 from tests.app import User
 from tests.conftest import CreateUser
+
+
+def typo(key: str) -> str:
+    """The key with its last character changed."""
+    return key[:-1] + ("0" if key[-1] != "0" else "1")
 
 
 async def test_good_key_gives_its_principal(keys: Keys) -> None:
@@ -47,7 +51,7 @@ async def test_verification_is_one_select_and_no_write(keys: Keys, engine: Async
 @pytest.mark.parametrize(
     ("mangle", "reason"),
     [
-        (lambda k: k[:-1] + ("A" if k[-1] != "A" else "B"), Reason.API_KEY_CHECKSUM),
+        (typo, Reason.API_KEY_CHECKSUM),
         (lambda k: k[:10] + ("x" if k[10] != "x" else "y") + k[11:], Reason.API_KEY_CHECKSUM),
         (lambda k: k[:-2], Reason.API_KEY_MALFORMED),
         (lambda k: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", Reason.API_KEY_MALFORMED),
@@ -99,9 +103,9 @@ async def test_keys_of_a_deactivated_user_are_refused(keys: Keys) -> None:
 
 async def test_expired_key_is_refused(keys: Keys) -> None:
     """Past its expiry a key raises ExpiredTokenError (api_key_expired)."""
-    new = await keys.service.create_api_key("u1", name="k", expires_in=timedelta(seconds=1))
+    new = await keys.service.create_api_key("u1", name="k", expires_in=timedelta(hours=1))
     await keys.verifier.verify(new.key)
-    await asyncio.sleep(1.1)
+    await keys.expire(new.id)
     with pytest.raises(ExpiredTokenError) as info:
         await keys.verifier.verify(new.key)
     assert info.value.reason == Reason.API_KEY_EXPIRED
@@ -128,20 +132,20 @@ async def test_rejections_are_reported_without_the_key(
     new = await keys.service.create_api_key("u1", name="k")
     await keys.service.revoke_api_key("u1", new.id)
     unknown = KeyFormat("am").generate()
-    for value in (new.key, unknown, new.key[:-1] + "0"):
+    for value in (new.key, unknown, typo(new.key)):
         with pytest.raises(InvalidTokenError):
             await keys.verifier.verify(value, client=client)
     await keys.drain()
-    revoked, unknown_event, typo = keys.events.of(EventName.TOKEN_REJECTED)
+    revoked, unknown_event, typo_event = keys.events.of(EventName.TOKEN_REJECTED)
     assert (revoked.reason, revoked.user_id, revoked.extra.get("key_id")) == (
         Reason.API_KEY_REVOKED,
         "u1",
         new.id,
     )
     assert (unknown_event.reason, unknown_event.user_id) == (Reason.API_KEY_UNKNOWN, None)
-    assert typo.reason in {Reason.API_KEY_CHECKSUM, Reason.API_KEY_MALFORMED}
-    assert all(e.client_ip == "198.51.100.7" for e in (revoked, unknown_event, typo))
-    assert all(e.extra["credential"] == "api_key" for e in (revoked, unknown_event, typo))
+    assert typo_event.reason == Reason.API_KEY_CHECKSUM
+    assert all(e.client_ip == "198.51.100.7" for e in (revoked, unknown_event, typo_event))
+    assert all(e.extra["credential"] == "api_key" for e in (revoked, unknown_event, typo_event))
     for event in keys.events.events:
         assert new.key not in str(event.as_dict())
         assert unknown not in str(event.as_dict())
@@ -151,8 +155,8 @@ async def test_rejections_are_reported_without_the_key(
 
 async def test_error_messages_never_contain_the_key(keys: Keys) -> None:
     """No refusal repeats the key it refused."""
-    new = await keys.service.create_api_key("u1", name="k", expires_in=timedelta(seconds=1))
-    for value in (new.key[:-1] + "0", KeyFormat("am").generate()):
+    new = await keys.service.create_api_key("u1", name="k")
+    for value in (typo(new.key), KeyFormat("am").generate()):
         with pytest.raises(InvalidTokenError) as info:
             await keys.verifier.verify(value)
         assert value not in str(info.value)
