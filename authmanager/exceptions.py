@@ -60,6 +60,9 @@ class Reason(StrEnum):
     STORE_UNAVAILABLE = "store_unavailable"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     VALIDATOR = "validator"
+    EMAIL_NOT_VERIFIED = "email_not_verified"
+    TOKEN_USED = "token_used"
+    LOGIN_TAKEN = "login_taken"
 
 
 class AuthError(Exception):
