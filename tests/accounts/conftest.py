@@ -15,7 +15,7 @@ from authmanager.accounts._outbox import Outbox
 from authmanager.accounts._service import AccountService
 from authmanager.accounts._tokens import ActionTokens
 from authmanager.testing import CapturingHook, CapturingSender
-from tests.accounts.support import AccountUsers, Accounts, CountingHasher, ManagerSessions
+from tests.accounts.support import Accounts, AccountUsers, CountingHasher, ManagerSessions
 from tests.conftest import MakeManager
 
 MakeAccounts = Callable[..., Accounts]
@@ -52,10 +52,11 @@ async def make_accounts(
         limiter = RateLimiter(limiter_url)
         hasher = CountingHasher(settings)
         sessions = ManagerSessions(manager)
+        users = AccountUsers() if users is None else users
         service: AccountService[Any] = AccountService(
             settings=settings,
             database=database,
-            users=AccountUsers() if users is None else users,
+            users=users,
             hasher=hasher,
             tokens=tokens,
             outbox=outbox,
@@ -75,6 +76,7 @@ async def make_accounts(
             sessions=sessions,
             limiter=limiter,
             hasher=hasher,
+            users=users,
             factory=session_factory,
         )
         built.append(accounts)
@@ -89,3 +91,9 @@ async def make_accounts(
 def accounts(make_accounts: MakeAccounts) -> Accounts:
     """The account flows with test settings (verification not required, limits on)."""
     return make_accounts()
+
+
+@pytest.fixture
+def make_accounts_free(make_accounts: MakeAccounts) -> Accounts:
+    """The account flows with the account rate limit off."""
+    return make_accounts(account_rate_limit="")

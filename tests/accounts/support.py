@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authmanager import AuthManager, ClientInfo, SQLAlchemyUserLoader, TokenPair
@@ -83,6 +84,7 @@ class Accounts:
     sessions: ManagerSessions
     limiter: RateLimiter
     hasher: CountingHasher
+    users: Any
     factory: async_sessionmaker[AsyncSession]
 
     async def settle(self) -> None:
@@ -108,3 +110,19 @@ class Accounts:
     async def user_by_email(self, email: str) -> User | None:
         async with self.factory() as db:
             return await AccountUsers().get_user_by_login(db, email)
+
+
+@contextmanager
+def statements(accounts: Accounts) -> Iterator[list[str]]:
+    """Record the SQL statements run on the test engine while the block runs."""
+    seen: list[str] = []
+    engine = accounts.factory.kw["bind"].sync_engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

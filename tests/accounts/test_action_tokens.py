@@ -121,10 +121,17 @@ async def test_consume_in_a_rolled_back_transaction_leaves_the_token_usable(
 ) -> None:
     """Consumed inside the caller's transaction that rolls back: the token still works."""
     token = await accounts.tokens.create("7", "verify_email", expires_in=HOUR)
-    async with accounts.factory() as db:
-        async with db.begin():
+
+    class Abort(Exception):
+        """The caller's own failure after the consume."""
+
+    async def consume_then_fail() -> None:
+        async with accounts.factory() as db, db.begin():
             await accounts.tokens.consume(token, "verify_email", session=db)
-            await db.rollback()
+            raise Abort
+
+    with pytest.raises(Abort):
+        await consume_then_fail()
     assert (await accounts.tokens.consume(token, "verify_email")).user_id == "7"
 
 
@@ -183,7 +190,9 @@ async def test_two_live_tokens_of_a_purpose_are_both_ended_by_revoke(accounts: A
 
 
 @pytest.mark.parametrize("run", range(5), ids=lambda r: f"run{r + 1}")
-async def test_of_twenty_concurrent_consumers_exactly_one_wins(accounts: Accounts, run: int) -> None:
+async def test_of_twenty_concurrent_consumers_exactly_one_wins(
+    accounts: Accounts, run: int
+) -> None:
     """Twenty consumers of one token at once: one gets it, nineteen are refused as used."""
     token = await accounts.tokens.create(f"u{run}", "login_link", expires_in=HOUR)
     results = await asyncio.gather(
