@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from datetime import timedelta
 
 import pytest
@@ -85,12 +84,12 @@ async def test_known_and_unknown_logins_do_the_same_work_before_answering(
     await create_user("alice@example.com")
     with statements(accounts) as known:
         await accounts.service.request_password_reset("alice@example.com")
+    with statements(accounts) as background:
+        await accounts.settle()
     with statements(accounts) as unknown:
         await accounts.service.request_password_reset("nobody@example.com")
     assert known == unknown
     assert not any("action_tokens" in s for s in known)
-    with statements(accounts) as background:
-        await accounts.settle()
     assert any("INSERT INTO authmanager_action_tokens" in s for s in background)
 
 
@@ -99,15 +98,17 @@ async def test_a_hanging_sender_never_holds_the_requester(
 ) -> None:
     """A sender that hangs: the request returns at once; the timeout is reported later."""
     release = asyncio.Event()
+    called: list[AccountMessage] = []
 
     async def hanging(message: AccountMessage) -> None:
+        called.append(message)
         await release.wait()
 
     accounts = make_accounts(sender=hanging, sender_timeout_seconds=0.3)
     user = await create_user("alice@example.com")
-    started = time.perf_counter()
     await accounts.service.request_password_reset("alice@example.com")
-    assert time.perf_counter() - started < 0.25
+    # The answer came before the token was even issued and the sender called.
+    assert called == []
     await accounts.settle()
     failed = accounts.events.last("message.failed")
     assert (failed.user_id, failed.reason, failed.extra["purpose"]) == (
