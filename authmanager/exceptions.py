@@ -66,6 +66,10 @@ class Reason(StrEnum):
     API_KEY_UNKNOWN = "api_key_unknown"
     API_KEY_REVOKED = "api_key_revoked"
     API_KEY_EXPIRED = "api_key_expired"
+    # Account flows
+    EMAIL_NOT_VERIFIED = "email_not_verified"
+    TOKEN_USED = "token_used"
+    LOGIN_TAKEN = "login_taken"
 
 
 class AuthError(Exception):

@@ -7,6 +7,7 @@ for a SQLAlchemy model.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import select, update
@@ -64,14 +65,30 @@ class UserLoader(Protocol[UserT_co]):
 ModelT = TypeVar("ModelT")
 
 
+#: Attributes registration can never set, whatever `register_fields` says.
+_PROTECTED = frozenset({"hashed_password", "is_active", "is_verified"})
+
+
 class SQLAlchemyUserLoader(Generic[ModelT]):
     """A ready loader for a SQLAlchemy ORM user model.
+
+    Besides the two look-ups and `set_password_hash`, it has each optional method of
+    the account flows that the model's columns allow: `create_user` (a
+    `hashed_password` column), `set_login` (always), `set_verified` (an `is_verified`
+    column), and `login_of(user)`, the address the flows write to.
 
     Args:
         model: The mapped class, with a single-column primary key and a
             `hashed_password` attribute.
         login_field: The attribute users log in with (`"email"`, `"username"`).
         case_insensitive: Compare logins case-insensitively (lower-cased on both sides).
+        register_fields: The columns `/register` may fill from its extra JSON fields;
+            any other field is refused (so a client cannot set `is_active`, a role, ...).
+
+    Raises:
+        TypeError: no single-column primary key, no login column, or a
+            `register_fields` entry that is not a column or is one registration must
+            never set (the key, the login, `hashed_password`, `is_active`, `is_verified`).
 
     Example:
         ```python
@@ -80,8 +97,18 @@ class SQLAlchemyUserLoader(Generic[ModelT]):
         ```
     """
 
+    create_user: Callable[[AsyncSession, str, str | None, Mapping[str, Any]], Awaitable[ModelT]]
+    """Registration (present when the model has a `hashed_password` column)."""
+    set_verified: Callable[[AsyncSession, ModelT], Awaitable[None]]
+    """Mark the user verified (present when the model has an `is_verified` column)."""
+
     def __init__(
-        self, model: type[ModelT], *, login_field: str = "email", case_insensitive: bool = True
+        self,
+        model: type[ModelT],
+        *,
+        login_field: str = "email",
+        case_insensitive: bool = True,
+        register_fields: Iterable[str] = (),
     ) -> None:
         mapper = sa_inspect(model)
         primary = mapper.primary_key
@@ -93,7 +120,22 @@ class SQLAlchemyUserLoader(Generic[ModelT]):
         self._pk = primary[0]
         self._pk_type: Any = self._pk.type.python_type
         self._login = mapper.columns[login_field]
+        self._login_field = login_field
         self._case_insensitive = case_insensitive
+        self._fields = frozenset(register_fields)
+        columns = mapper.columns
+        refused = {f for f in self._fields if f not in columns}
+        refused |= self._fields & (_PROTECTED | {login_field, *(c.key for c in primary)})
+        if refused:
+            raise TypeError(
+                f"register_fields of {model.__name__} may not name {sorted(refused)}: "
+                "only other columns of the model can be filled at registration."
+            )
+        self._field_types = {f: columns[f].type for f in self._fields}
+        if "hashed_password" in columns:
+            self.create_user = self._create_user
+        if "is_verified" in columns:
+            self.set_verified = self._set_verified
 
     def _convert_id(self, user_id: str) -> Any:
         if self._pk_type is str:
@@ -128,3 +170,60 @@ class SQLAlchemyUserLoader(Generic[ModelT]):
             update(self.model).where(self._pk == key).values(hashed_password=new_hash)
         )
         setattr(user, "hashed_password", new_hash)  # noqa: B010 - keep the object in step
+
+    async def set_login(self, session: AsyncSession, user: ModelT, new_login: str) -> None:
+        """Store *new_login* as the user's login (email change)."""
+        key = getattr(user, self._pk.key)
+        await session.execute(
+            update(self.model).where(self._pk == key).values({self._login: new_login})
+        )
+        setattr(user, self._login_field, new_login)
+
+    def login_of(self, user: ModelT) -> str:
+        """Return the user's login (the address the account flows write to)."""
+        return str(getattr(user, self._login_field))
+
+    async def _create_user(
+        self,
+        session: AsyncSession,
+        login: str,
+        password_hash: str | None,
+        fields: Mapping[str, Any],
+    ) -> ModelT:
+        """Insert a user with *login*, *password_hash* and the allowed *fields*; flush it.
+
+        Raises:
+            ValueError: a field outside `register_fields`, or of the wrong type.
+        """
+        unknown = sorted(str(name)[:40] for name in fields if name not in self._fields)
+        if unknown:
+            raise ValueError(f"Registration does not accept the fields {unknown[:5]}.")
+        for name, value in fields.items():
+            if not _fits(self._field_types[name], value):
+                raise ValueError(f"The field {name!r} has the wrong type.")
+        values = {**fields, self._login_field: login, "hashed_password": password_hash}
+        user = self.model(**values)
+        session.add(user)
+        await session.flush()  # assigns the id; the caller's transaction commits
+        return user
+
+    async def _set_verified(self, session: AsyncSession, user: ModelT) -> None:
+        """Set the user's `is_verified` column to true."""
+        key = getattr(user, self._pk.key)
+        await session.execute(update(self.model).where(self._pk == key).values(is_verified=True))
+        setattr(user, "is_verified", True)  # noqa: B010 - keep the object in step
+
+
+def _fits(column_type: Any, value: object) -> bool:
+    """Whether *value* suits a column of *column_type* (None passes; the database decides)."""
+    if value is None:
+        return True
+    try:
+        expected = column_type.python_type
+    except NotImplementedError:
+        return True
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    if expected is int and isinstance(value, bool):
+        return False
+    return isinstance(value, expected)
