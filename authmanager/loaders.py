@@ -8,13 +8,14 @@ for a SQLAlchemy model.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.inspection import inspect as sa_inspect
 
-__all__ = ["SQLAlchemyUserLoader", "User", "UserLoader"]
+__all__ = ["JoinedUser", "SQLAlchemyUserLoader", "User", "UserLoader"]
 
 
 @runtime_checkable
@@ -63,6 +64,26 @@ class UserLoader(Protocol[UserT_co]):
 
 
 ModelT = TypeVar("ModelT")
+_USER_KEY = "authmanager_user_key"
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedUser:
+    """How to select a user row in the same statement as a token's state.
+
+    A loader that offers `joined_user(user_id) -> JoinedUser | None` lets
+    `current_user` read the token's state and the user in one round trip; the row
+    must be what `get_user` would return.
+
+    Attributes:
+        entity: The mapped user class.
+        onclause: The join condition; its bound parameters are named in *params*.
+        params: The values of those parameters for this user.
+    """
+
+    entity: Any
+    onclause: Any
+    params: dict[str, Any]
 
 
 #: Attributes registration can never set, whatever `register_fields` says.
@@ -122,6 +143,7 @@ class SQLAlchemyUserLoader(Generic[ModelT]):
         self._login = mapper.columns[login_field]
         self._login_field = login_field
         self._case_insensitive = case_insensitive
+        self._onclause = self._pk == bindparam(_USER_KEY)
         self._fields = frozenset(register_fields)
         columns = mapper.columns
         refused = {f for f in self._fields if f not in columns}
@@ -151,6 +173,19 @@ class SQLAlchemyUserLoader(Generic[ModelT]):
         if key is None:
             return None
         return await session.get(self.model, key)
+
+    def joined_user(self, user_id: str) -> JoinedUser | None:
+        """Select the user in the token-state statement (one round trip); None: no such id.
+
+        A subclass that overrides `get_user` (extra filters, eager loads) gets None,
+        so its `get_user` is always the one that decides.
+        """
+        if type(self).get_user is not SQLAlchemyUserLoader.get_user:
+            return None
+        key = self._convert_id(user_id)
+        if key is None:
+            return None
+        return JoinedUser(self.model, self._onclause, {_USER_KEY: key})
 
     async def get_user_by_login(self, session: AsyncSession, login: str) -> ModelT | None:
         """Return the user whose login column equals *login*, or None."""
