@@ -50,7 +50,7 @@ class ManagerSessions:
         session: AsyncSession | None = None,
     ) -> TokenPair:
         return await self._manager.create_token_pair(
-            {"sub": str(user.id), "amr": list(amr)}, client=client, fresh=fresh, session=session
+            {"sub": str(user.id)}, client=client, fresh=fresh, amr=amr, session=session
         )
 
     async def revoke_user(
