@@ -82,11 +82,10 @@ def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def _first_wins(conn: AsyncConnection, name: str, drawn: str) -> str:
-    table = DemoSecret.__table__
-    found = await conn.scalar(select(table.c.value).where(table.c.name == name))
+    found = await conn.scalar(select(DemoSecret.value).where(DemoSecret.name == name))
     if found is not None:
         return str(found)
-    await conn.execute(insert(table).values(name=name, value=drawn))
+    await conn.execute(insert(DemoSecret).values(name=name, value=drawn))
     return drawn
 
 
@@ -111,9 +110,8 @@ async def _resolve(db_url: str, password: str | None) -> DemoSecrets:
                     password = await _first_wins(conn, PASSWORD, secrets.token_urlsafe(12))
                 elif await _first_wins(conn, PASSWORD, password) != password:
                     # An explicit password replaces the stored one.
-                    table = DemoSecret.__table__
                     await conn.execute(
-                        update(table).where(table.c.name == PASSWORD).values(value=password)
+                        update(DemoSecret).where(DemoSecret.name == PASSWORD).values(value=password)
                     )
         return DemoSecrets(secret_key=secret_key, password=password)
     finally:
