@@ -59,8 +59,29 @@ def make_engine(url: str) -> AsyncEngine:
     )
 
 
+def _accept_with_nodelay() -> None:
+    """Set TCP_NODELAY on accepted connections whatever the listening socket's `proto`.
+
+    `uvicorn --workers N` binds `socket.socket(AF_INET, SOCK_STREAM)`, whose `proto` is 0;
+    asyncio (3.11) sets TCP_NODELAY only when `proto == IPPROTO_TCP`, so every worker's
+    connections keep Nagle's algorithm: a response written in two parts (head, body)
+    waits for the client's delayed ACK, about 40 ms per request on a kept-alive
+    connection. The harness measures both (`CLUSTER_TCP_NODELAY=0|1`).
+    """
+    import asyncio.base_events
+    import socket
+
+    def set_nodelay(sock: socket.socket) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    asyncio.base_events._set_nodelay = set_nodelay  # type: ignore[attr-defined]
+
+
 def create() -> FastAPI:
     """The app one uvicorn worker serves."""
+    if os.environ.get("CLUSTER_TCP_NODELAY", "1") == "1":
+        _accept_with_nodelay()
     engine = make_engine(os.environ["CLUSTER_DB_URL"])
     auth: AuthManager[User] = AuthManager(
         settings=AuthSettings(),
@@ -95,6 +116,22 @@ def create() -> FastAPI:
     @app.get("/pid")
     async def worker() -> dict[str, int]:
         return {"pid": pid}
+
+    @app.get("/_bench/objects")
+    async def objects() -> dict[str, Any]:
+        """Live Python objects by type and the allocator's view (for the soak's memory)."""
+        import gc
+        import sys
+        from collections import Counter
+
+        counts = Counter(type(o).__qualname__ for o in gc.get_objects())
+        return {
+            "pid": pid,
+            "objects": dict(counts.most_common(60)),
+            "total": sum(counts.values()),
+            "blocks": sys.getallocatedblocks(),
+            "tasks": len(asyncio.all_tasks()),
+        }
 
     return app
 

@@ -82,15 +82,17 @@ class Hosts:
 
     def __init__(self, urls: dict[str, str]) -> None:
         self.urls = urls
-        self.clients = {name: httpx.AsyncClient(base_url=url, timeout=TIMEOUT)
-                        for name, url in urls.items()}
+        self.clients = {
+            name: httpx.AsyncClient(base_url=url, timeout=TIMEOUT) for name, url in urls.items()
+        }
 
     def other(self, name: str) -> str:
         names = [n for n in self.urls if n != name]
         return random.choice(names) if names else name
 
-    async def call(self, tally: Tally | None, op: str, host: str, method: str, path: str,
-                   **kwargs: Any) -> httpx.Response | None:
+    async def call(
+        self, tally: Tally | None, op: str, host: str, method: str, path: str, **kwargs: Any
+    ) -> httpx.Response | None:
         start = Clock()
         try:
             response = await self.clients[host].request(method, path, **kwargs)
@@ -154,10 +156,12 @@ def _jti(token: str) -> str:
     return str(claims["jti"])
 
 
-async def _login(hosts: Hosts, tally: Tally | None, host: str, email: str,
-                 password: str = PASSWORD) -> Session | None:
-    answer = await hosts.call(tally, "login", host, "POST", "/auth/login",
-                              data={"username": email, "password": password})
+async def _login(
+    hosts: Hosts, tally: Tally | None, host: str, email: str, password: str = PASSWORD
+) -> Session | None:
+    answer = await hosts.call(
+        tally, "login", host, "POST", "/auth/login", data={"username": email, "password": password}
+    )
     if answer is None or answer.status_code != 200:
         return None
     body = answer.json()
@@ -167,8 +171,9 @@ async def _login(hosts: Hosts, tally: Tally | None, host: str, email: str,
 class Mix:
     """The load mix of `mix`; see the module docstring."""
 
-    def __init__(self, hosts: Hosts, ledger: Ledger, deadline: float, max_requests: int,
-                 pause: float) -> None:
+    def __init__(
+        self, hosts: Hosts, ledger: Ledger, deadline: float, max_requests: int, pause: float
+    ) -> None:
         self.hosts, self.ledger, self.deadline = hosts, ledger, deadline
         self.max_requests, self.pause = max_requests, pause
         self.tally = Tally()
@@ -176,8 +181,9 @@ class Mix:
     def _running(self) -> bool:
         return Clock() < self.deadline and self.tally.requests < self.max_requests
 
-    async def _probe_refused(self, what: str, host: str, method: str, path: str,
-                             **kwargs: Any) -> None:
+    async def _probe_refused(
+        self, what: str, host: str, method: str, path: str, **kwargs: Any
+    ) -> None:
         answer = await self.hosts.call(self.tally, f"probe-{what}", host, method, path, **kwargs)
         if answer is not None and answer.status_code == 200:
             self.tally.wrong_acceptances.append(f"{what} accepted by {host}")
@@ -186,26 +192,41 @@ class Mix:
         """Rotate; on 5xx/no answer retry the same token; None when the session is gone."""
         first_failure: float | None = None
         for attempt in range(25):
-            answer = await self.hosts.call(self.tally, "refresh" if attempt == 0 else
-                                           "refresh-retry", host, "POST", "/auth/refresh",
-                                           json={"refresh_token": s.refresh})
+            answer = await self.hosts.call(
+                self.tally,
+                "refresh" if attempt == 0 else "refresh-retry",
+                host,
+                "POST",
+                "/auth/refresh",
+                json={"refresh_token": s.refresh},
+            )
             if answer is not None and answer.status_code == 200:
                 body = answer.json()
                 new = Session(body["access_token"], body["refresh_token"], s.sid)
-                self.ledger.write(kind="rotated", jti=_jti(s.refresh), token=s.refresh,
-                                  t=Clock())
+                self.ledger.write(kind="rotated", jti=_jti(s.refresh), token=s.refresh, t=Clock())
                 if random.random() < 0.2:  # the rotated token, on the other host
-                    await self._probe_refused("rotated-refresh", self.hosts.other(host),
-                                              "POST", "/auth/refresh",
-                                              json={"refresh_token": s.refresh})
+                    await self._probe_refused(
+                        "rotated-refresh",
+                        self.hosts.other(host),
+                        "POST",
+                        "/auth/refresh",
+                        json={"refresh_token": s.refresh},
+                    )
                 return new
             if answer is not None and answer.status_code < 500:
                 if first_failure is not None:
                     # It failed, then was refused: the rotation had committed and its
                     # answer was lost; the client cannot continue the session.
+                    self.ledger.write(kind="lost", jti=_jti(s.refresh), sid=s.sid, t=Clock())
                     self.tally.sessions_lost.append(
-                        {"sid": s.sid, "jti": _jti(s.refresh), "status": answer.status_code,
-                         "detail": answer.text[:200], "failed_at": first_failure})
+                        {
+                            "sid": s.sid,
+                            "jti": _jti(s.refresh),
+                            "status": answer.status_code,
+                            "detail": answer.text[:200],
+                            "failed_at": first_failure,
+                        }
+                    )
                 else:
                     self.tally.unexpected_401 += 1
                 return None
@@ -217,17 +238,25 @@ class Mix:
 
     async def _logout(self, s: Session, host: str) -> None:
         for _ in range(25):
-            answer = await self.hosts.call(self.tally, "logout", host, "POST", "/auth/logout",
-                                           headers=_bearer(s.access))
+            answer = await self.hosts.call(
+                self.tally, "logout", host, "POST", "/auth/logout", headers=_bearer(s.access)
+            )
             if answer is not None and answer.status_code < 500:
                 if answer.status_code == 200:
-                    self.ledger.write(kind="logout", sid=s.sid, access=s.access,
-                                      refresh=s.refresh, t=Clock())
+                    self.ledger.write(
+                        kind="logout", sid=s.sid, access=s.access, refresh=s.refresh, t=Clock()
+                    )
                     other = self.hosts.other(host)
-                    await self._probe_refused("logged-out-access", other, "GET", "/me",
-                                              headers=_bearer(s.access))
-                    await self._probe_refused("logged-out-refresh", other, "POST",
-                                              "/auth/refresh", json={"refresh_token": s.refresh})
+                    await self._probe_refused(
+                        "logged-out-access", other, "GET", "/me", headers=_bearer(s.access)
+                    )
+                    await self._probe_refused(
+                        "logged-out-refresh",
+                        other,
+                        "POST",
+                        "/auth/refresh",
+                        json={"refresh_token": s.refresh},
+                    )
                 return
             await asyncio.sleep(0.2)
 
@@ -244,8 +273,9 @@ class Mix:
                 continue
             roll = random.random()
             if roll < 0.70:
-                answer = await self.hosts.call(self.tally, "me", host, "GET", "/me",
-                                               headers=_bearer(session.access))
+                answer = await self.hosts.call(
+                    self.tally, "me", host, "GET", "/me", headers=_bearer(session.access)
+                )
                 if answer is not None and answer.status_code == 401:
                     self.tally.unexpected_401 += 1
                     session = None
@@ -304,9 +334,11 @@ async def _listeners_up(dsn: str, expected: int, timeout: float = 10.0) -> None:
         await conn.close()
 
 
-async def _one_trial(kind: str, a: httpx.AsyncClient, b: httpx.AsyncClient, email: str,
-                     password: str) -> tuple[float, int, int, str]:
-    """(seconds from A's answer to B's first refusal, acceptances after it, polls, password)."""
+async def _one_trial(
+    kind: str, a: httpx.AsyncClient, b: httpx.AsyncClient, email: str, password: str
+) -> tuple[float, int, int, str, float]:
+    """(seconds from A's answer to B's first refusal, acceptances after it, polls, password,
+    the last warm-up request's latency on B)."""
     hosts = Hosts({})
     hosts.clients = {"a": a, "b": b}
     acting = await _login(hosts, None, "a", email, password)
@@ -314,8 +346,11 @@ async def _one_trial(kind: str, a: httpx.AsyncClient, b: httpx.AsyncClient, emai
     if kind in ("revoke_session", "password", "logout_all"):
         target = await _login(hosts, None, "a", email, password)
     assert acting is not None and target is not None, "login failed"
+    warm_latency = 0.0
     for _ in range(3):  # B's worker on this connection reads (and may cache) the state
+        began = Clock()
         warm = await b.get("/me", headers=_bearer(target.access))
+        warm_latency = Clock() - began
         assert warm.status_code == 200, warm.text
     if kind == "logout":
         answer = await a.post("/auth/logout", headers=_bearer(acting.access))
@@ -325,8 +360,9 @@ async def _one_trial(kind: str, a: httpx.AsyncClient, b: httpx.AsyncClient, emai
         answer = await a.delete(f"/auth/sessions/{target.sid}", headers=_bearer(acting.access))
     else:
         password = f"pw-{random.randrange(1 << 30)}"
-        answer = await a.post("/password", data={"new_password": password},
-                              headers=_bearer(acting.access))
+        answer = await a.post(
+            "/password", data={"new_password": password}, headers=_bearer(acting.access)
+        )
     done = Clock()
     assert answer.status_code in (200, 204), answer.text
     accepted = polls = 0
@@ -334,26 +370,31 @@ async def _one_trial(kind: str, a: httpx.AsyncClient, b: httpx.AsyncClient, emai
         polls += 1
         seen = await b.get("/me", headers=_bearer(target.access))
         if seen.status_code == 401:
-            return Clock() - done, accepted, polls, password
+            return Clock() - done, accepted, polls, password, warm_latency
         assert seen.status_code == 200, seen.text
         accepted += 1
         await asyncio.sleep(0.001)
-    return Clock() - done, accepted, polls, password
+    return Clock() - done, accepted, polls, password, warm_latency
 
 
 async def run_revocation(args: argparse.Namespace) -> dict[str, Any]:
     urls = dict(h.split("=", 1) for h in args.host)
     out: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=urls["a"], timeout=TIMEOUT) as a, \
-            httpx.AsyncClient(base_url=urls["b"], timeout=TIMEOUT) as b:
+    async with (
+        httpx.AsyncClient(base_url=urls["a"], timeout=TIMEOUT) as a,
+        httpx.AsyncClient(base_url=urls["b"], timeout=TIMEOUT) as b,
+    ):
         for offset, kind in enumerate(args.kinds):
             email, password = f"user{args.first_user + offset}@bench", PASSWORD
-            delays, stale, polls, drops = [], 0, 0, 0
+            delays, stale, polls, drops, warm = [], 0, 0, 0, []
             for _ in range(args.trials):
                 if args.drop_listeners:
                     drops += await _drop_listeners(args.dsn, [])
-                delay, accepted, count, password = await _one_trial(kind, a, b, email, password)
+                delay, accepted, count, password, warm_s = await _one_trial(
+                    kind, a, b, email, password
+                )
                 delays.append(delay)
+                warm.append(warm_s)
                 stale += accepted
                 polls += count
                 if args.drop_listeners:
@@ -361,8 +402,9 @@ async def run_revocation(args: argparse.Namespace) -> dict[str, Any]:
             if kind == "password":  # leave the user as the mix expects it
                 session = await _login(Hosts({"a": urls["a"]}), None, "a", email, password)
                 assert session is not None
-                await a.post("/password", data={"new_password": PASSWORD},
-                             headers=_bearer(session.access))
+                await a.post(
+                    "/password", data={"new_password": PASSWORD}, headers=_bearer(session.access)
+                )
             delays.sort()
             out[kind] = {
                 "trials": len(delays),
@@ -372,6 +414,7 @@ async def run_revocation(args: argparse.Namespace) -> dict[str, Any]:
                 "accepted_after": stale,
                 "polls": polls,
                 "listeners_dropped": drops,
+                "warm_p50": statistics.median(warm),
             }
     return out
 
@@ -383,8 +426,9 @@ async def run_ratelimit(args: argparse.Namespace) -> dict[str, Any]:
     for i in range(args.attempts):
         # A new connection for each attempt: uvicorn's workers take turns accepting.
         async with httpx.AsyncClient(base_url=urls[i % len(urls)], timeout=TIMEOUT) as c:
-            answer = await c.post("/auth/login",
-                                  data={"username": args.login, "password": "wrong password"})
+            answer = await c.post(
+                "/auth/login", data={"username": args.login, "password": "wrong password"}
+            )
             statuses.append(answer.status_code)
     return {"statuses": statuses}
 
@@ -392,8 +436,9 @@ async def run_ratelimit(args: argparse.Namespace) -> dict[str, Any]:
 async def run_sequential(args: argparse.Namespace) -> dict[str, Any]:
     url = dict(h.split("=", 1) for h in args.host)
     async with httpx.AsyncClient(base_url=next(iter(url.values())), timeout=TIMEOUT) as c:
-        answer = await c.post("/auth/login", data={"username": f"user{args.first_user}@bench",
-                                                   "password": PASSWORD})
+        answer = await c.post(
+            "/auth/login", data={"username": f"user{args.first_user}@bench", "password": PASSWORD}
+        )
         token = answer.json()["access_token"] if answer.status_code == 200 else ""
     if args.phase == "login":
         return {"token": token}
@@ -416,6 +461,34 @@ async def run_probe(args: argparse.Namespace) -> dict[str, Any]:
     return {"statuses": statuses, "p50": statistics.median(latencies) if latencies else None}
 
 
+async def run_keepalive(args: argparse.Namespace) -> dict[str, Any]:
+    """`args.count` sequential GET /pid on one kept-alive connection per host."""
+    out: dict[str, Any] = {}
+    for name, url in (h.split("=", 1) for h in args.host):
+        async with httpx.AsyncClient(base_url=url, timeout=TIMEOUT) as c:
+            latencies = []
+            for _ in range(args.count):
+                start = Clock()
+                answer = await c.get("/pid")
+                assert answer.status_code == 200
+                latencies.append(Clock() - start)
+        out[name] = statistics.median(latencies)
+    return out
+
+
+async def run_objects(args: argparse.Namespace) -> dict[str, Any]:
+    """`/_bench/objects` of every worker (new connections until each pid answered)."""
+    out: dict[str, Any] = {}
+    for name, url in (h.split("=", 1) for h in args.host):
+        for _ in range(40):
+            async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(30.0)) as c:
+                body = (await c.get("/_bench/objects")).json()
+            out[f"{name}:{body['pid']}"] = body
+            if sum(1 for k in out if k.startswith(f"{name}:")) >= 2:
+                break
+    return out
+
+
 async def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     urls = [h.split("=", 1)[1] for h in args.host]
     out: Counter[str] = Counter()
@@ -423,8 +496,9 @@ async def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     tokens = []
     for i in range(8):
         async with httpx.AsyncClient(base_url=urls[i % len(urls)], timeout=TIMEOUT) as c:
-            answer = await c.post("/auth/login",
-                                  data={"username": "demo@example.com", "password": pw})
+            answer = await c.post(
+                "/auth/login", data={"username": "demo@example.com", "password": pw}
+            )
             out[f"login {answer.status_code}"] += 1
             if answer.status_code == 200:
                 tokens.append(answer.json()["access_token"])
@@ -456,22 +530,33 @@ async def run_check(args: argparse.Namespace) -> dict[str, Any]:
         logouts = [e["sid"] for e in ledger if e["kind"] == "logout"]
         not_in_force = await conn.fetchval(
             "SELECT count(*) FROM authmanager_sessions s "
-            "WHERE s.id = ANY($1::text[]) AND s.revoked_at IS NULL", logouts
+            "WHERE s.id = ANY($1::text[]) AND s.revoked_at IS NULL",
+            logouts,
         )
         rotated = [e["jti"] for e in ledger if e["kind"] == "rotated"]
         unrevoked = await conn.fetchval(
             "SELECT count(*) FROM authmanager_tokens "
-            "WHERE jti = ANY($1::text[]) AND revoked_at IS NULL", rotated
+            "WHERE jti = ANY($1::text[]) AND revoked_at IS NULL",
+            rotated,
         )
         tokens = await conn.fetchval("SELECT count(*) FROM authmanager_tokens")
+        lost = [e["jti"] for e in ledger if e["kind"] == "lost"]
+        lost_rows = await conn.fetch(
+            "SELECT t.revoke_reason, t.replaced_by IS NOT NULL AS rotated, s.revoked_at IS NULL "
+            "AS session_live, s.revoke_reason AS session_reason FROM authmanager_tokens t "
+            "JOIN authmanager_sessions s ON s.id = t.session_id WHERE t.jti = ANY($1::text[])",
+            lost,
+        )
     finally:
         await conn.close()
     urls = [h.split("=", 1)[1] for h in args.host]
     accepted = Counter()
     sample = [e for e in ledger if e["kind"] in ("rotated", "logout")]
     random.shuffle(sample)
-    async with httpx.AsyncClient(base_url=urls[0], timeout=TIMEOUT) as a, \
-            httpx.AsyncClient(base_url=urls[-1], timeout=TIMEOUT) as b:
+    async with (
+        httpx.AsyncClient(base_url=urls[0], timeout=TIMEOUT) as a,
+        httpx.AsyncClient(base_url=urls[-1], timeout=TIMEOUT) as b,
+    ):
         for i, entry in enumerate(sample[: args.sample]):
             client = (a, b)[i % 2]
             if entry["kind"] == "rotated":
@@ -480,8 +565,9 @@ async def run_check(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 answer = await client.get("/me", headers=_bearer(entry["access"]))
                 accepted[f"logged-out access {answer.status_code}"] += 1
-                answer = await client.post("/auth/refresh",
-                                           json={"refresh_token": entry["refresh"]})
+                answer = await client.post(
+                    "/auth/refresh", json={"refresh_token": entry["refresh"]}
+                )
                 accepted[f"logged-out refresh {answer.status_code}"] += 1
     return {
         "refresh_rotated_twice": double,
@@ -492,13 +578,28 @@ async def run_check(args: argparse.Namespace) -> dict[str, Any]:
         "rotated_not_revoked": unrevoked,
         "http_sample": dict(accepted),
         "token_rows": tokens,
+        "sessions_lost": len(lost),
+        "lost_after_commit": sum(1 for r in lost_rows if r["rotated"]),
+        "lost_detail": [dict(r) for r in lost_rows][:10],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster.client")
-    parser.add_argument("command", choices=["mix", "revocation", "ratelimit", "login",
-                                            "probe", "demo", "check"])
+    parser.add_argument(
+        "command",
+        choices=[
+            "mix",
+            "revocation",
+            "ratelimit",
+            "login",
+            "probe",
+            "demo",
+            "check",
+            "keepalive",
+            "objects",
+        ],
+    )
     parser.add_argument("--host", action="append", default=[], help="name=url")
     parser.add_argument("--out", required=True)
     parser.add_argument("--ledger", default="ledger.jsonl")
@@ -508,8 +609,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--first-user", type=int, default=0)
     parser.add_argument("--pause", type=float, default=0.03)
-    parser.add_argument("--kinds", nargs="*", default=["logout", "logout_all",
-                                                       "revoke_session", "password"])
+    parser.add_argument(
+        "--kinds", nargs="*", default=["logout", "logout_all", "revoke_session", "password"]
+    )
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--drop-listeners", action="store_true")
     parser.add_argument("--listeners", type=int, default=4)
@@ -528,6 +630,8 @@ def main() -> None:
         "login": run_sequential,
         "probe": run_probe,
         "demo": run_demo,
+        "keepalive": run_keepalive,
+        "objects": run_objects,
         "check": run_check,
     }[args.command]
     result = asyncio.run(runner(args))

@@ -91,7 +91,19 @@ class Network:
                 if address is None:
                     continue
                 port = f"{host.name}-{side}"
-                _ip("-n", SWITCH, "link", "add", port, "type", "veth", "peer", side, "netns", host.ns)
+                _ip(
+                    "-n",
+                    SWITCH,
+                    "link",
+                    "add",
+                    port,
+                    "type",
+                    "veth",
+                    "peer",
+                    side,
+                    "netns",
+                    host.ns,
+                )
                 _ip("-n", SWITCH, "link", "set", port, "master", f"br-{side}")
                 _ip("-n", SWITCH, "link", "set", port, "up")
                 _ip("-n", host.ns, "addr", "add", f"{address}/24", "dev", side)
@@ -103,8 +115,19 @@ class Network:
 
     def _port_state(self, host: str, side: str, state: int) -> None:
         subprocess.run(
-            ["ip", "netns", "exec", SWITCH, "bridge", "link", "set", "dev", f"{host}-{side}",
-             "state", str(state)],
+            [
+                "ip",
+                "netns",
+                "exec",
+                SWITCH,
+                "bridge",
+                "link",
+                "set",
+                "dev",
+                f"{host}-{side}",
+                "state",
+                str(state),
+            ],
             check=True,
             capture_output=True,
         )

@@ -12,7 +12,7 @@ def fault_row(mix: dict[str, Any], start: float, end: float, note: str) -> dict[
     """Summarise one fault run: errors by kind, wrong acceptances, recovery, sessions lost."""
     failures = mix["failures"]
     by_code: Counter[str] = Counter(f[4] for f in failures)
-    before = [f for f in failures if f[0] < start]
+    before = [f for f in failures if f[1] < start]
     after = [f for f in failures if f[0] >= end]
     recovery = max((f[1] for f in after), default=end) - end
     return {
@@ -34,11 +34,12 @@ def fault_row(mix: dict[str, Any], start: float, end: float, note: str) -> dict[
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [headers, *[[str(c) for c in row] for row in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     for row in cells[1:]:
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-                     + " |")
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
     return "\n".join(lines)
 
 
@@ -62,32 +63,100 @@ def render(results: dict[str, Any]) -> str:
     if "demo" in results:
         d = results["demo"]
         parts.append("## Demo, --workers 2 on both hosts (one PostgreSQL)\n")
-        parts.append(_table(["answers", "B printed A's password"],
-                            [[", ".join(f"{k}: {v}" for k, v in sorted(d["counts"].items())),
-                              d.get("b_printed_password")]]))
+        parts.append(
+            _table(
+                ["answers", "B printed A's password"],
+                [
+                    [
+                        ", ".join(f"{k}: {v}" for k, v in sorted(d["counts"].items())),
+                        d.get("b_printed_password"),
+                    ]
+                ],
+            )
+        )
+    if "nodelay" in results:
+        n = results["nodelay"]
+        parts.append("\n## uvicorn --workers 2: kept-alive GET /pid, p50 of 50\n")
+        parts.append(
+            _table(
+                ["TCP_NODELAY on accepted sockets", "host A", "host B"],
+                [
+                    [
+                        {"0": "no (uvicorn as is)", "1": "yes (bench app sets it)"}[k],
+                        _ms(v["a"]),
+                        _ms(v["b"]),
+                    ]
+                    for k, v in n.items()
+                ],
+            )
+        )
     if "stale" in results:
-        parts.append("\n## Pooled connections after a PostgreSQL restart (5 s idle, 40 "
-                     "sequential /me, new connection each, both hosts)\n")
-        rows = [[s["pre_ping"], _statuses(s["before"]["statuses"]),
-                 _statuses(s["after"]["statuses"]), _ms(s["before"]["p50"]),
-                 _ms(s["after"]["p50"])] for s in results["stale"]]
-        parts.append(_table(["pool_pre_ping", "before restart", "after restart",
-                             "p50 before", "p50 after"], rows))
+        parts.append(
+            "\n## Pooled connections after a PostgreSQL restart (5 s idle, 40 "
+            "sequential /me, new connection each, both hosts)\n"
+        )
+        rows = [
+            [
+                s["pre_ping"],
+                _statuses(s["before"]["statuses"]),
+                _statuses(s["after"]["statuses"]),
+                _ms(s["before"]["p50"]),
+                _ms(s["after"]["p50"]),
+            ]
+            for s in results["stale"]
+        ]
+        parts.append(
+            _table(
+                ["pool_pre_ping", "before restart", "after restart", "p50 before", "p50 after"],
+                rows,
+            )
+        )
     if "revocation" in results:
-        parts.append("\n## Revocation through A, refusal on B (seconds from A's answer to "
-                     "B's first 401)\n")
+        parts.append(
+            "\n## Revocation through A, refusal on B (seconds from A's answer to B's first 401)\n"
+        )
         rows = []
         for mode, kinds in results["revocation"].items():
             for kind, r in kinds.items():
-                rows.append([mode, kind, r["trials"], _ms(r["p50"]), _ms(r["p99"]),
-                             _ms(r["max"]), r["accepted_after"],
-                             f"{r['polls'] / r['trials']:.2f}", r["listeners_dropped"]])
-        parts.append(_table(["state cache", "revocation", "trials", "p50", "p99", "max",
-                             "B accepted after", "polls/trial", "LISTEN dropped"], rows))
+                rows.append(
+                    [
+                        mode,
+                        kind,
+                        r["trials"],
+                        _ms(r["p50"]),
+                        _ms(r["p99"]),
+                        _ms(r["max"]),
+                        r["accepted_after"],
+                        f"{r['polls'] / r['trials']:.2f}",
+                        r["listeners_dropped"],
+                        _ms(r.get("warm_p50")),
+                    ]
+                )
+        parts.append(
+            _table(
+                [
+                    "state cache",
+                    "revocation",
+                    "trials",
+                    "p50",
+                    "p99",
+                    "max",
+                    "B accepted after",
+                    "polls/trial",
+                    "LISTEN dropped",
+                    "B /me 200 p50",
+                ],
+                rows,
+            )
+        )
     if "ratelimit" in results:
         parts.append("\n## Failed logins for one name (limit 5/15 minutes): answers in order\n")
-        parts.append(_table(["storage, hosts", "answers"],
-                            [[k, _statuses(v)] for k, v in results["ratelimit"].items()]))
+        parts.append(
+            _table(
+                ["storage, hosts", "answers"],
+                [[k, _statuses(v)] for k, v in results["ratelimit"].items()],
+            )
+        )
     for key in ("faults", "faults, pre-ping on"):
         if key not in results:
             continue
@@ -95,44 +164,141 @@ def render(results: dict[str, Any]) -> str:
         rows = []
         for fault, r in results[key].items():
             errors = ", ".join(f"{k}: {v}" for k, v in sorted(r["errors"].items())) or "none"
-            rows.append([fault, r["fault_s"], r["requests"], errors, r["errors_before_fault"],
-                         r["wrong_acceptances"], r["recovery_s"], r["sessions_lost"],
-                         r["missing_retry_after"], r["unexpected_401"]])
-        parts.append(_table(["fault", "fault s", "requests", "failed answers by kind",
-                             "before fault", "wrong acc.", "recovery s", "sessions lost",
-                             "503 w/o Retry-After", "unexp. 401"], rows))
+            rows.append(
+                [
+                    fault,
+                    r["fault_s"],
+                    r["requests"],
+                    errors,
+                    r["errors_before_fault"],
+                    r["wrong_acceptances"],
+                    r["recovery_s"],
+                    r["sessions_lost"],
+                    r["missing_retry_after"],
+                    r["unexpected_401"],
+                ]
+            )
+        parts.append(
+            _table(
+                [
+                    "fault",
+                    "fault s",
+                    "requests",
+                    "failed answers by kind",
+                    "before fault",
+                    "wrong acc.",
+                    "recovery s",
+                    "sessions lost",
+                    "503 w/o Retry-After",
+                    "unexp. 401",
+                ],
+                rows,
+            )
+        )
     if "soak" in results:
         s = results["soak"]
         mix = s["mix"]
         parts.append(f"\n## Soak, {s['seconds'] / 60:.1f} min, both hosts\n")
         codes = Counter(f[4] for f in mix["failures"])
-        parts.append(_table(
-            ["requests", "req/s", "failed answers", "wrong acc.", "sessions lost",
-             "/me p50", "/me p99"],
-            [[mix["requests"], f"{mix['requests'] / s['seconds']:.0f}",
-              dict(codes) or "none", len(mix["wrong_acceptances"]),
-              len(mix["sessions_lost"]), _ms(mix["me_p50"]), _ms(mix["me_p99"])]]))
+        parts.append(
+            _table(
+                [
+                    "requests",
+                    "req/s",
+                    "failed answers",
+                    "wrong acc.",
+                    "sessions lost",
+                    "/me p50",
+                    "/me p99",
+                ],
+                [
+                    [
+                        mix["requests"],
+                        f"{mix['requests'] / s['seconds']:.0f}",
+                        dict(codes) or "none",
+                        len(mix["wrong_acceptances"]),
+                        len(mix["sessions_lost"]),
+                        _ms(mix["me_p50"]),
+                        _ms(mix["me_p99"]),
+                    ]
+                ],
+            )
+        )
         samples = s["samples"]
         if samples:
             workers = sorted({w for row in samples for w in row["rss"]})
             step = max(1, len(samples) // 12)
-            rows = [[row["t"], *[_mib(row["rss"].get(w)) for w in workers], row["db"]]
-                    for row in samples[::step] + ([samples[-1]] if len(samples) % step else [])]
+            rows = [
+                [row["t"], *[_mib(row["rss"].get(w)) for w in workers], row["db"]]
+                for row in samples[::step] + ([samples[-1]] if len(samples) % step else [])
+            ]
             parts.append("\nRSS per worker (MiB) and connections to the bench database:\n")
             parts.append(_table(["t s", *workers, "db conns"], rows))
             parts.append("\n" + _growth(samples, workers))
+        if s.get("objects_start") and s.get("objects_end"):
+            parts.append("\nPython objects per worker, soak start -> end (largest growth):\n")
+            parts.append(_objects(s["objects_start"], s["objects_end"]))
     if "check" in results:
         ch = results["check"]
         parts.append("\n## Invariants at the end\n")
-        parts.append(_table(
-            ["refresh rotated twice", "sessions with 2 live refresh", "logouts (200)",
-             "... not in force", "rotations", "... not revoked", "HTTP re-check"],
-            [[ch["refresh_rotated_twice"], ch["sessions_with_two_live_refresh"],
-              ch["logouts"], ch["logouts_not_in_force"], ch["rotations"],
-              ch["rotated_not_revoked"], ch["http_sample"]]]))
-    parts.append(f"\nelapsed: {results.get('elapsed_s')} s; verdict: "
-                 f"{'PASS' if passed(results) else 'FAIL'}")
+        parts.append(
+            _table(
+                [
+                    "refresh rotated twice",
+                    "sessions with 2 live refresh",
+                    "logouts (200)",
+                    "... not in force",
+                    "rotations",
+                    "... not revoked",
+                    "sessions lost",
+                    "... after a commit",
+                    "HTTP re-check",
+                ],
+                [
+                    [
+                        ch["refresh_rotated_twice"],
+                        ch["sessions_with_two_live_refresh"],
+                        ch["logouts"],
+                        ch["logouts_not_in_force"],
+                        ch["rotations"],
+                        ch["rotated_not_revoked"],
+                        ch.get("sessions_lost"),
+                        ch.get("lost_after_commit"),
+                        ch["http_sample"],
+                    ]
+                ],
+            )
+        )
+    parts.append(
+        f"\nelapsed: {results.get('elapsed_s')} s; verdict: {'PASS' if passed(results) else 'FAIL'}"
+    )
     return "\n".join(parts)
+
+
+def _objects(start: dict[str, Any], end: dict[str, Any]) -> str:
+    rows = []
+    for key, last in sorted(end.items()):
+        first = start.get(key)
+        if first is None:
+            continue
+        grow = Counter(last["objects"])
+        grow.subtract(first["objects"])
+        top = ", ".join(f"{k} {v:+d}" for k, v in grow.most_common(4) if v)
+        rows.append(
+            [
+                key,
+                first["total"],
+                last["total"],
+                first["blocks"],
+                last["blocks"],
+                first["tasks"],
+                last["tasks"],
+                top or "-",
+            ]
+        )
+    return _table(
+        ["worker", "objects", "-> end", "blocks", "-> end", "tasks", "-> end", "top growth"], rows
+    )
 
 
 def _mib(kib: int | None) -> str:
@@ -149,7 +315,7 @@ def _growth(samples: list[dict[str, Any]], workers: list[str]) -> str:
             continue
         h = len(points) // 2
         rates = []
-        for seg in (points[:h], points[h - 1:]):
+        for seg in (points[:h], points[h - 1 :]):
             (t0, r0), (t1, r1) = seg[0], seg[-1]
             rates.append((r1 - r0) / 1024 / max((t1 - t0) / 60, 1e-9))
         out.append(f"{w}: {rates[0]:+.2f} MiB/min first half, {rates[1]:+.2f} second half")
@@ -174,7 +340,9 @@ def passed(results: dict[str, Any]) -> bool:
     soak = results.get("soak")
     if soak is not None:
         ok &= not soak["mix"]["wrong_acceptances"]
-    for kinds in results.get("revocation", {}).values():
+    for mode, kinds in results.get("revocation", {}).items():
         for kind in kinds.values():
             ok &= kind["trials"] > 0
+            if mode == "off":
+                ok &= kind["accepted_after"] == 0
     return bool(ok)

@@ -27,9 +27,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.cluster import report  # noqa: E402
-from bench.cluster.netns import HOSTS, Network, in_ns, netns_cleanup  # noqa: E402
-from bench.cluster.services import (  # noqa: E402
+from bench.cluster import report
+from bench.cluster.netns import HOSTS, Network, in_ns, netns_cleanup
+from bench.cluster.services import (
     APP_PORT,
     ROOT,
     AppHost,
@@ -60,6 +60,7 @@ class Cluster:
             "AUTH_REFRESH_RATE_LIMIT": "100000/minute",
             "AUTH_BCRYPT_ROUNDS": "4",
             "AUTH_COOKIE_SECURE": "false",
+            "CLUSTER_TCP_NODELAY": "1",
         }
         self.apps = {name: AppHost(name, workdir, self.env) for name in ("a", "b")}
         self.results: dict[str, Any] = {}
@@ -70,8 +71,9 @@ class Cluster:
         self.net.up()
         self.pg.init()
         self.redis.start()
-        self.client("init", module="bench.cluster.app", extra=["--users", "64"],
-                    env={"CLUSTER_DB_URL": self.pg.url}, out=False)
+        self.client(
+            "init", module="bench.cluster.app", extra=["--users", "64"], env=self.env, out=False
+        )
 
     def down(self) -> None:
         for app in self.apps.values():
@@ -99,22 +101,34 @@ class Cluster:
         return out
 
     # --- the client, in the ctl namespace ----------------------------------------------
-    def _client_argv(self, command: str, module: str, extra: list[str], out: Path | None
-                     ) -> list[str]:
+    def _client_argv(
+        self, command: str, module: str, extra: list[str], out: Path | None
+    ) -> list[str]:
         argv = [sys.executable, "-m", module, command, *extra]
         if out is not None:
             argv += ["--out", str(out), "--ledger", str(self.ledger)]
         return in_ns("ctl", argv)
 
-    def client(self, command: str, *, extra: list[str] | None = None,
-               module: str = "bench.cluster.client", env: dict[str, str] | None = None,
-               out: bool = True, timeout: float = 1800) -> Any:
+    def client(
+        self,
+        command: str,
+        *,
+        extra: list[str] | None = None,
+        module: str = "bench.cluster.client",
+        env: dict[str, str] | None = None,
+        out: bool = True,
+        timeout: float = 1800,
+    ) -> Any:
         self._runs += 1
         path = self.workdir / f"client-{self._runs}-{command}.json" if out else None
         proc = subprocess.run(
             self._client_argv(command, module, extra or [], path),
             env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-            cwd=ROOT, timeout=timeout, capture_output=True, text=True, check=False,
+            cwd=ROOT,
+            timeout=timeout,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             raise RuntimeError(f"client {command} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -127,8 +141,11 @@ class Cluster:
         path = self.workdir / f"client-{self._runs}-{command}.json"
         proc = subprocess.Popen(
             self._client_argv(command, "bench.cluster.client", extra, path),
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
         def result() -> Any:
@@ -154,13 +171,30 @@ def demo_section(c: Cluster) -> dict[str, Any]:
         for name in ("a", "b"):
             host = HOSTS[name].front
             log = (c.workdir / f"demo-{name}.log").open("ab")
-            argv = [sys.executable, "-m", "authmanager.demo", "--workers", "2", "--host",
-                    str(host), "--port", str(APP_PORT), "--db", c.pg.url]
+            argv = [
+                sys.executable,
+                "-m",
+                "authmanager.demo",
+                "--workers",
+                "2",
+                "--host",
+                str(host),
+                "--port",
+                str(APP_PORT),
+                "--db",
+                c.pg.url,
+            ]
             if name == "a":
                 argv += ["--password", password]  # B reads the stored one
             env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "AUTH_"))}
-            procs.append((subprocess.Popen(in_ns(name, argv), stdout=log,
-                                           stderr=subprocess.STDOUT, env=env, cwd=ROOT), log))
+            procs.append(
+                (
+                    subprocess.Popen(
+                        in_ns(name, argv), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT
+                    ),
+                    log,
+                )
+            )
             deadline = Clock() + 90
             path = c.workdir / f"demo-{name}.log"
             while path.read_text().count("Application startup complete") < 2:
@@ -168,8 +202,9 @@ def demo_section(c: Cluster) -> dict[str, Any]:
                     raise RuntimeError(f"the demo did not start on {name}: {path.read_text()}")
                 time.sleep(0.2)
         out: dict[str, Any] = c.client("demo", extra=[*c.hosts(), "--password", password])
-        out["b_printed_password"] = f"password:  {password}" in (
-            c.workdir / "demo-b.log").read_text()
+        out["b_printed_password"] = (
+            f"password:  {password}" in (c.workdir / "demo-b.log").read_text()
+        )
         return out
     finally:
         for proc, log in procs:
@@ -181,11 +216,32 @@ def demo_section(c: Cluster) -> dict[str, Any]:
             log.close()
 
 
+def nodelay_section(c: Cluster) -> dict[str, Any]:
+    """Kept-alive request latency of uvicorn --workers 2, without and with TCP_NODELAY."""
+    out = {}
+    for flag in ("0", "1"):
+        c.start_apps(CLUSTER_TCP_NODELAY=flag)
+        out[flag] = c.client("keepalive", extra=[*c.hosts(), "--count", "50"])
+    return out
+
+
 def stale_section(c: Cluster, pre_ping: bool) -> dict[str, Any]:
     """Pools warmed by load, PostgreSQL restarted, 5 s idle, 40 sequential requests."""
     c.start_apps(CLUSTER_POOL_PRE_PING="1" if pre_ping else "0")
-    c.client("mix", extra=[*c.hosts(), "--duration", "4", "--users", "8",
-                           "--first-user", "40", "--pause", "0.0"])
+    c.client(
+        "mix",
+        extra=[
+            *c.hosts(),
+            "--duration",
+            "4",
+            "--users",
+            "8",
+            "--first-user",
+            "40",
+            "--pause",
+            "0.0",
+        ],
+    )
     token = c.client("login", extra=[*c.hosts("a"), "--first-user", "50"])["token"]
     before = c.client("probe", extra=[*c.hosts(), "--token", token, "--count", "40"])
     c.pg.restart("fast")
@@ -209,7 +265,8 @@ def ratelimit_section(c: Cluster) -> dict[str, Any]:
     for label, names in (("one host (A)", ("a",)), ("both hosts", ("a", "b"))):
         c.redis.cli("flushall")
         out[f"redis, {label}"] = c.client(
-            "ratelimit", extra=[*c.hosts(*names), "--login", "user63@bench"])["statuses"]
+            "ratelimit", extra=[*c.hosts(*names), "--login", "user63@bench"]
+        )["statuses"]
     if not c.short:
         c.start_apps(AUTH_RATE_LIMIT_STORAGE_URL="memory://")
         out["memory://, both hosts"] = c.client(
@@ -219,8 +276,15 @@ def ratelimit_section(c: Cluster) -> dict[str, Any]:
     return out
 
 
-FAULTS = ["pg-restart-fast", "pg-restart-immediate", "pg-stop-10s", "pg-kill-conns",
-          "redis-stop-10s", "worker-kill", "partition-a-db-10s"]
+FAULTS = [
+    "pg-restart-fast",
+    "pg-restart-immediate",
+    "pg-stop-10s",
+    "pg-kill-conns",
+    "redis-stop-10s",
+    "worker-kill",
+    "partition-a-db-10s",
+]
 SHORT_FAULTS = ["pg-restart-fast", "pg-kill-conns", "worker-kill", "partition-a-db-10s"]
 
 
@@ -307,14 +371,36 @@ def soak_section(c: Cluster, seconds: float) -> dict[str, Any]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    objects: dict[str, Any] = {}
     try:
-        mix = c.client("mix", extra=[*c.hosts(), "--duration", str(seconds), "--users", "8",
-                                     "--first-user", "0", "--pause", "0.02"],
-                       timeout=seconds + 600)
+        with c.background(
+            "mix",
+            [
+                *c.hosts(),
+                "--duration",
+                str(seconds),
+                "--users",
+                "8",
+                "--first-user",
+                "0",
+                "--pause",
+                "0.02",
+            ],
+        ) as result:
+            time.sleep(min(30.0, seconds / 4))  # past the warm-up: pools, caches, arenas
+            objects["start"] = c.client("objects", extra=c.hosts())
+            mix = result()
+        objects["end"] = c.client("objects", extra=c.hosts())
     finally:
         stop.set()
         sampler.join(timeout=30)
-    return {"mix": mix, "samples": samples, "seconds": seconds}
+    return {
+        "mix": mix,
+        "samples": samples,
+        "seconds": seconds,
+        "objects_start": objects.get("start"),
+        "objects_end": objects.get("end"),
+    }
 
 
 def check_section(c: Cluster) -> dict[str, Any]:
@@ -326,12 +412,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python bench/cluster/run.py", description=__doc__)
     parser.add_argument("--short", action="store_true", help="the CI form (~5 minutes)")
     parser.add_argument("--soak-minutes", type=float, default=None)
-    parser.add_argument("--only", nargs="*", default=None,
-                        choices=["demo", "stale", "revocation", "ratelimit", "faults", "soak"])
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        choices=["demo", "stale", "revocation", "ratelimit", "faults", "soak"],
+    )
+    parser.add_argument(
+        "--faults",
+        nargs="*",
+        default=None,
+        choices=FAULTS,
+        help="the faults to inject (default: all, or the short list)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    parser.add_argument("--cleanup", action="store_true",
-                        help="only remove what an earlier run left (namespaces, processes)")
+    parser.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="only remove what an earlier run left (namespaces, processes)",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("the cluster harness needs root (network namespaces)", file=sys.stderr)
@@ -343,8 +443,9 @@ def main() -> int:
         if shutil.which(tool) is None:
             print(f"{tool} not found", file=sys.stderr)
             return 2
-    soak = (args.soak_minutes if args.soak_minutes is not None else
-            (1.5 if args.short else 10.0)) * 60
+    soak = (
+        args.soak_minutes if args.soak_minutes is not None else (1.5 if args.short else 10.0)
+    ) * 60
     sections = args.only or ["demo", "stale", "revocation", "ratelimit", "faults", "soak"]
     workdir = Path(tempfile.mkdtemp(prefix="amc-"))
     os.chmod(workdir, 0o755)
@@ -356,11 +457,14 @@ def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, on_signal)
     results = cluster.results
+    results["load_average"] = {"start": os.getloadavg()}
     began = time.time()
     try:
         cluster.up()
         if "demo" in sections:
             results["demo"] = demo_section(cluster)
+        if "demo" in sections:
+            results["nodelay"] = nodelay_section(cluster)
         if "stale" in sections:
             results["stale"] = [stale_section(cluster, False)]
             if not args.short:
@@ -371,22 +475,26 @@ def main() -> int:
                 "off": revocation_section(cluster, "off", trials),
                 "postgres": revocation_section(cluster, "postgres", trials),
                 "postgres, LISTEN dropped": revocation_section(
-                    cluster, "postgres-drop", max(5, trials // 4)),
+                    cluster, "postgres-drop", max(5, trials // 4)
+                ),
             }
         if "ratelimit" in sections:
             results["ratelimit"] = ratelimit_section(cluster)
         if "faults" in sections:
-            faults = SHORT_FAULTS if args.short else FAULTS
+            faults = args.faults or (SHORT_FAULTS if args.short else FAULTS)
             results["faults"] = fault_section(cluster, faults, pre_ping=False)
             if not args.short:
                 results["faults, pre-ping on"] = fault_section(
-                    cluster, ["pg-restart-fast", "pg-restart-immediate", "pg-stop-10s"],
-                    pre_ping=True)
+                    cluster,
+                    ["pg-restart-fast", "pg-restart-immediate", "pg-stop-10s"],
+                    pre_ping=True,
+                )
         if "soak" in sections:
             results["soak"] = soak_section(cluster, soak)
         results["check"] = check_section(cluster)
     finally:
         results["elapsed_s"] = round(time.time() - began)
+        results["load_average"]["end"] = os.getloadavg()
         cluster.down()
         if args.json is not None:
             args.json.write_text(json.dumps(results, indent=1))

@@ -54,12 +54,12 @@ class Postgres:
         self.log = self.dir / "postgres.log"
         self.host = HOSTS["db"].back
         assert self.host is not None
-        self.url = (
-            f"postgresql+asyncpg://{DB_USER}:{DB_PASSWORD}@{self.host}:{PG_PORT}/{DB_NAME}"
-        )
+        self.url = f"postgresql+asyncpg://{DB_USER}:{DB_PASSWORD}@{self.host}:{PG_PORT}/{DB_NAME}"
         self.dsn = f"postgresql://{DB_USER}:{DB_PASSWORD}@{self.host}:{PG_PORT}/{DB_NAME}"
 
-    def _as_postgres(self, argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _as_postgres(
+        self, argv: list[str], *, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             in_ns("db", ["runuser", "-u", "postgres", "--", *argv]),
             check=check,
@@ -76,8 +76,18 @@ class Postgres:
         pwfile.write_text(DB_PASSWORD)
         shutil.chown(pwfile, "postgres", "postgres")
         self._as_postgres(
-            [pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
-             "--auth-host=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8"]
+            [
+                pg_bin("initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+            ]
         )
         (self.data / "pg_hba.conf").write_text(
             "local all all trust\nhost all all 198.18.0.0/15 scram-sha-256\n"
@@ -100,15 +110,28 @@ class Postgres:
     def psql(self, sql: str, *, database: str = DB_NAME) -> str:
         """Run *sql* as the superuser over the local socket; return the output (unaligned)."""
         out = self._as_postgres(
-            ["psql", "-h", str(self.dir), "-p", str(PG_PORT), "-U", "postgres", "-d", database,
-             "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]
+            [
+                "psql",
+                "-h",
+                str(self.dir),
+                "-p",
+                str(PG_PORT),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ]
         )
         return out.stdout.strip()
 
     def ready(self) -> bool:
         out = self._as_postgres(
-            ["pg_isready", "-q", "-h", self.host, "-p", str(PG_PORT), "-d", DB_NAME,
-             "-U", DB_USER],
+            ["pg_isready", "-q", "-h", self.host, "-p", str(PG_PORT), "-d", DB_NAME, "-U", DB_USER],
             check=False,
         )
         return out.returncode == 0
@@ -167,9 +190,22 @@ class Redis:
     def start(self) -> float:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                in_ns("redis", ["redis-server", "--bind", str(self.host), "--port",
-                                str(REDIS_PORT), "--save", "", "--appendonly", "no",
-                                "--protected-mode", "no"]),
+                in_ns(
+                    "redis",
+                    [
+                        "redis-server",
+                        "--bind",
+                        str(self.host),
+                        "--port",
+                        str(REDIS_PORT),
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--protected-mode",
+                        "no",
+                    ],
+                ),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -210,13 +246,27 @@ class AppHost:
     def start(self, extra_env: dict[str, str] | None = None) -> None:
         env = {**os.environ, **self.env, **(extra_env or {})}
         env["PYTHONPATH"] = str(ROOT)
-        argv = [sys.executable, "-m", "uvicorn", "--factory", "bench.cluster.app:create",
-                "--host", str(self.address), "--port", str(APP_PORT), "--workers",
-                str(self.workers), "--no-access-log", "--timeout-graceful-shutdown", "5"]
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.cluster.app:create",
+            "--host",
+            str(self.address),
+            "--port",
+            str(APP_PORT),
+            "--workers",
+            str(self.workers),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(in_ns(self.name, argv), stdout=out,
-                                         stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+            self.proc = subprocess.Popen(
+                in_ns(self.name, argv), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT
+            )
 
         def started() -> bool:
             assert self.proc is not None
@@ -243,7 +293,7 @@ class AppHost:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"multiprocessing" in cmd or b"spawn_main" in cmd:
+            if b"spawn_main" in cmd:  # not multiprocessing's resource tracker
                 pids.append(int(pid))
         return pids
 
