@@ -3,7 +3,8 @@
 `uvicorn --factory bench.cluster.app:create` on `CLUSTER_DB_URL` (PostgreSQL). The
 library's settings come from the environment (`JWT_SECRET_KEY` shared by every host,
 `AUTH_RATE_LIMIT_STORAGE_URL`, `AUTH_STATE_CACHE`, ...). `CLUSTER_POOL_PRE_PING=1`
-turns on SQLAlchemy's pre-ping; `CLUSTER_POOL_SIZE` sets the pool.
+turns on SQLAlchemy's pre-ping; `CLUSTER_POOL_SIZE` sets the pool;
+`CLUSTER_DB_TIMEOUT=<s>` sets asyncpg's connect and command timeouts.
 
 `python -m bench.cluster.app init --users N` creates the tables and the users
 `user<i>@bench` with password `PASSWORD`.
@@ -51,11 +52,15 @@ class User(Base):
 def make_engine(url: str) -> AsyncEngine:
     """The application's engine, as the environment describes it."""
     size = int(os.environ.get("CLUSTER_POOL_SIZE", "5"))
+    timeout = float(os.environ.get("CLUSTER_DB_TIMEOUT", "0"))
+    # asyncpg: `timeout` bounds connecting, `command_timeout` every statement.
+    connect_args = {"timeout": timeout, "command_timeout": timeout} if timeout else {}
     return create_async_engine(
         url,
         pool_size=size,
         max_overflow=size,
         pool_pre_ping=os.environ.get("CLUSTER_POOL_PRE_PING", "0") == "1",
+        connect_args=connect_args,
     )
 
 

@@ -316,10 +316,10 @@ async def _drop_listeners(dsn: str, silent_pid: list[int]) -> int:
     return count
 
 
-async def _listeners_up(dsn: str, expected: int, timeout: float = 10.0) -> None:
+async def _listeners_up(dsn: str, expected: int) -> None:
     import asyncpg
 
-    deadline = Clock() + timeout
+    deadline = Clock() + 10.0
     conn = await asyncpg.connect(dsn)
     try:
         while Clock() < deadline:
@@ -345,7 +345,8 @@ async def _one_trial(
     target = acting
     if kind in ("revoke_session", "password", "logout_all"):
         target = await _login(hosts, None, "a", email, password)
-    assert acting is not None and target is not None, "login failed"
+    assert acting is not None, "login failed"
+    assert target is not None, "login failed"
     warm_latency = 0.0
     for _ in range(3):  # B's worker on this connection reads (and may cache) the state
         began = Clock()

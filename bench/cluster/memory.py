@@ -26,10 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import httpx  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import httpx
+from sqlalchemy.engine import make_url
 
-from bench.cluster.client import Hosts, Ledger, Mix  # noqa: E402
+from bench.cluster.client import Hosts, Ledger, Mix
 
 
 def rss_mib() -> float:
@@ -55,15 +55,17 @@ async def run(args: argparse.Namespace) -> None:
     admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
     await _admin(admin, f'CREATE DATABASE "{name}"')
     url = base.set(database=name).render_as_string(hide_password=False)
-    os.environ.update({
-        "CLUSTER_DB_URL": url,
-        "JWT_SECRET_KEY": "memory-probe-secret-" + "x" * 48,
-        "AUTH_REFRESH_TOKEN_TRANSPORT": "body",
-        "AUTH_BCRYPT_ROUNDS": "4",
-        "AUTH_REFRESH_RATE_LIMIT": args.refresh_limit,
-        "AUTH_RATE_LIMIT_STORAGE_URL": args.storage,
-        "AUTH_STATE_CACHE": args.state_cache,
-    })
+    os.environ.update(
+        {
+            "CLUSTER_DB_URL": url,
+            "JWT_SECRET_KEY": "memory-probe-secret-" + "x" * 48,
+            "AUTH_REFRESH_TOKEN_TRANSPORT": "body",
+            "AUTH_BCRYPT_ROUNDS": "4",
+            "AUTH_REFRESH_RATE_LIMIT": args.refresh_limit,
+            "AUTH_RATE_LIMIT_STORAGE_URL": args.storage,
+            "AUTH_STATE_CACHE": args.state_cache,
+        }
+    )
     from bench.cluster.app import create, init
 
     try:
@@ -71,8 +73,9 @@ async def run(args: argparse.Namespace) -> None:
         app = create()
         async with app.router.lifespan_context(app):
             hosts = Hosts({"a": "http://a"})
-            hosts.clients = {"a": httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://a")}
+            hosts.clients = {
+                "a": httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a")
+            }
             ledger = Ledger(Path(os.devnull))
             ledger.write = lambda **_: None  # type: ignore[method-assign]
             start = time.monotonic()
@@ -80,15 +83,20 @@ async def run(args: argparse.Namespace) -> None:
             mix = Mix(hosts, ledger, deadline, args.max_requests, args.pause)
             users = asyncio.gather(*(mix.user(i) for i in range(8)))
             warm: Any = None
-            print(f"{'t s':>6} {'requests':>9} {'RSS MiB':>8} {'traced MiB':>10} "
-                  f"{'objects':>8}", flush=True)
+            print(
+                f"{'t s':>6} {'requests':>9} {'RSS MiB':>8} {'traced MiB':>10} {'objects':>8}",
+                flush=True,
+            )
             tracemalloc.start(args.frames)
             while not users.done():
                 await asyncio.wait([users], timeout=args.every)
                 t = time.monotonic() - start
                 current, _peak = tracemalloc.get_traced_memory()
-                print(f"{t:6.0f} {mix.tally.requests:9d} {rss_mib():8.1f} "
-                      f"{current / 2**20:10.2f} {len(gc.get_objects()):8d}", flush=True)
+                print(
+                    f"{t:6.0f} {mix.tally.requests:9d} {rss_mib():8.1f} "
+                    f"{current / 2**20:10.2f} {len(gc.get_objects()):8d}",
+                    flush=True,
+                )
                 if warm is None and t >= args.warmup:
                     warm = tracemalloc.take_snapshot()
             await users
@@ -96,9 +104,9 @@ async def run(args: argparse.Namespace) -> None:
             if warm is not None:
                 last = tracemalloc.take_snapshot()
                 print("\nlargest growth since the warm-up (by allocation site):")
-                for stat in last.compare_to(warm, "traceback")[:args.top]:
+                for stat in last.compare_to(warm, "traceback")[: args.top]:
                     print(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
-                    for line in stat.traceback.format()[-args.frames * 2:]:
+                    for line in stat.traceback.format()[-args.frames * 2 :]:
                         print("    " + line)
             print("\nrequests:", dict(mix.tally.counts))
     finally:

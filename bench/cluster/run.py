@@ -36,6 +36,7 @@ from bench.cluster.services import (
     Postgres,
     Redis,
     rss_kib,
+    threads,
 )
 
 Clock = time.monotonic
@@ -330,9 +331,11 @@ def inject(c: Cluster, fault: str) -> tuple[float, float, str]:
     return start, end, note
 
 
-def fault_section(c: Cluster, faults: list[str], pre_ping: bool) -> dict[str, Any]:
+def fault_section(
+    c: Cluster, faults: list[str], pre_ping: bool, db_timeout: float = 0
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    c.start_apps(CLUSTER_POOL_PRE_PING="1" if pre_ping else "0")
+    c.start_apps(CLUSTER_POOL_PRE_PING="1" if pre_ping else "0", CLUSTER_DB_TIMEOUT=str(db_timeout))
     lead, tail = (4, 10) if c.short else (6, 14)
     for index, fault in enumerate(faults):
         duration = lead + 13 + tail
@@ -350,18 +353,22 @@ def fault_section(c: Cluster, faults: list[str], pre_ping: bool) -> dict[str, An
     return out
 
 
-def soak_section(c: Cluster, seconds: float) -> dict[str, Any]:
+def soak_section(c: Cluster, seconds: float, env_b: dict[str, str]) -> dict[str, Any]:
     c.start_apps()
+    if env_b:  # host B differently, for a comparison within one run
+        c.apps["b"].stop()
+        c.apps["b"].start(env_b)
     samples: list[dict[str, Any]] = []
     stop = threading.Event()
     t0 = Clock()
 
     def sample() -> None:
         while not stop.is_set():
-            row: dict[str, Any] = {"t": round(Clock() - t0, 1), "rss": {}, "db": 0}
+            row: dict[str, Any] = {"t": round(Clock() - t0, 1), "rss": {}, "threads": {}, "db": 0}
             for app in c.apps.values():
                 for i, pid in enumerate(sorted(app.worker_pids())):
                     row["rss"][f"{app.name}{i + 1}"] = rss_kib(pid)
+                    row["threads"][f"{app.name}{i + 1}"] = threads(pid)
             try:
                 row["db"] = sum(c.pg.connections().values())
             except Exception:
@@ -425,6 +432,24 @@ def main() -> int:
         choices=FAULTS,
         help="the faults to inject (default: all, or the short list)",
     )
+    parser.add_argument(
+        "--pre-ping",
+        action="store_true",
+        help="faults: pool_pre_ping on in the first fault pass too",
+    )
+    parser.add_argument(
+        "--db-timeout",
+        type=float,
+        default=0,
+        help="faults: asyncpg connect/command timeout in the first pass (s)",
+    )
+    parser.add_argument(
+        "--soak-env-b",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="soak: environment of host B's workers only (a comparison)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument(
@@ -448,7 +473,8 @@ def main() -> int:
     ) * 60
     sections = args.only or ["demo", "stale", "revocation", "ratelimit", "faults", "soak"]
     workdir = Path(tempfile.mkdtemp(prefix="amc-"))
-    os.chmod(workdir, 0o755)
+    # The postgres user runs the server from a directory inside it.
+    os.chmod(workdir, 0o755)  # noqa: S103
     cluster = Cluster(workdir, args.short)
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -482,15 +508,26 @@ def main() -> int:
             results["ratelimit"] = ratelimit_section(cluster)
         if "faults" in sections:
             faults = args.faults or (SHORT_FAULTS if args.short else FAULTS)
-            results["faults"] = fault_section(cluster, faults, pre_ping=False)
-            if not args.short:
+            first = "faults"
+            if args.pre_ping or args.db_timeout:
+                first += f", pre-ping {'on' if args.pre_ping else 'off'}"
+                first += f", asyncpg timeouts {args.db_timeout:g} s" if args.db_timeout else ""
+            results[first] = fault_section(
+                cluster, faults, pre_ping=args.pre_ping, db_timeout=args.db_timeout
+            )
+            if not args.short and args.faults is None:
                 results["faults, pre-ping on"] = fault_section(
                     cluster,
                     ["pg-restart-fast", "pg-restart-immediate", "pg-stop-10s"],
                     pre_ping=True,
                 )
+                results["faults, pre-ping on, asyncpg timeouts 2 s"] = fault_section(
+                    cluster, ["partition-a-db-10s", "pg-stop-10s"], pre_ping=True, db_timeout=2
+                )
         if "soak" in sections:
-            results["soak"] = soak_section(cluster, soak)
+            env_b = dict(kv.split("=", 1) for kv in args.soak_env_b)
+            results["soak"] = soak_section(cluster, soak, env_b)
+            results["soak"]["env_b"] = env_b
         results["check"] = check_section(cluster)
     finally:
         results["elapsed_s"] = round(time.time() - began)

@@ -156,7 +156,7 @@ class Postgres:
         """pg_terminate_backend every connection of the bench database; return how many."""
         out = self.psql(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            f"WHERE datname = '{DB_NAME}' AND pid <> pg_backend_pid()",
+            "WHERE datname = 'bench' AND pid <> pg_backend_pid()",
         )
         return int(out or 0)
 
@@ -164,7 +164,7 @@ class Postgres:
         """Connections to the bench database now, by client address and application."""
         out = self.psql(
             "SELECT coalesce(host(client_addr), 'local') || ' ' || application_name, count(*) "
-            f"FROM pg_stat_activity WHERE datname = '{DB_NAME}' GROUP BY 1 ORDER BY 1"
+            "FROM pg_stat_activity WHERE datname = 'bench' GROUP BY 1 ORDER BY 1"
         )
         counts: dict[str, int] = {}
         for line in out.splitlines():
@@ -312,6 +312,17 @@ class AppHost:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.proc = None
+
+
+def threads(pid: int) -> int | None:
+    """The number of threads of *pid*, or None if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
 
 
 def rss_kib(pid: int) -> int | None:
