@@ -28,6 +28,12 @@ def fault_row(mix: dict[str, Any], start: float, end: float, note: str) -> dict[
         "missing_retry_after": mix["missing_retry_after"],
         "unexpected_401": mix["unexpected_401"],
         "note": note,
+        # Anything but 503/timeout/reset, with its times relative to the fault's start.
+        "other_failures": [
+            [round(f[0] - start, 2), round(f[1] - start, 2), *f[2:]]
+            for f in failures
+            if f[4] not in ("503", "timeout", "conn")
+        ],
     }
 
 

@@ -536,7 +536,7 @@ def main() -> int:
         if args.json is not None:
             args.json.write_text(json.dumps(results, indent=1))
         print(report.render(results))
-        if args.keep:
+        if args.keep or not report.passed(results):  # a failed run keeps its logs
             print(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
