@@ -417,7 +417,9 @@ def check_section(c: Cluster) -> dict[str, Any]:
 # --- main ----------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python bench/cluster/run.py", description=__doc__)
-    parser.add_argument("--short", action="store_true", help="the CI form (~5 minutes)")
+    parser.add_argument(
+        "--short", action="store_true", help="the CI form (soak 1.5 min, fewer trials and faults)"
+    )
     parser.add_argument("--soak-minutes", type=float, default=None)
     parser.add_argument(
         "--only",
