@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from authmanager._core.clock import utcnow
 from authmanager._core.database import Database
@@ -24,7 +24,7 @@ from authmanager._core.types import ClientInfo
 from authmanager._services.liveness import check_token_state, require_live_user
 from authmanager._services.rejections import RejectionReporter
 from authmanager.exceptions import InvalidTokenError
-from authmanager.loaders import UserLoader
+from authmanager.loaders import JoinedUser, UserLoader
 
 __all__ = ["Verifier"]
 
@@ -62,6 +62,10 @@ class Verifier(Generic[UserT]):
         self._users = users
         self._reporter = reporter
         self._events = events
+        joined = getattr(users, "joined_user", None)
+        self._joined: Callable[[str], JoinedUser | None] = (
+            joined if callable(joined) else lambda _user_id: None
+        )
 
     async def verify(
         self,
@@ -81,8 +85,9 @@ class Verifier(Generic[UserT]):
             )
 
             async def read() -> TokenState | None:
-                async with self._database.connection(session) as db:
-                    return await self._store.token_state(db, payload.jti)
+                return await self._database.read(
+                    lambda db: self._store.token_state(db, payload.jti), session
+                )
 
             await self._check_live(payload, read, cached=session is None and token_type == "access")
         except InvalidTokenError as exc:
@@ -94,7 +99,10 @@ class Verifier(Generic[UserT]):
     async def verify_with_user(
         self, token: str, client: ClientInfo | None = None
     ) -> tuple[TokenPayload, UserT]:
-        """Verify an access token and load its live user, on one connection.
+        """Verify an access token and load its live user, in one round trip when it can.
+
+        A cached state leaves only the user to read; otherwise a loader that offers
+        `joined_user` gets its user row in the token-state statement itself.
 
         Raises:
             RevokedTokenError: also when the user is gone or inactive.
@@ -104,16 +112,45 @@ class Verifier(Generic[UserT]):
         started = time.perf_counter()
         try:
             payload = self._codec.decode(token, token_type="access")
-            async with self._database.user_reading() as (conn, db):
-                await self._check_live(
-                    payload, lambda: self._store.token_state(conn, payload.jti), cached=True
-                )
-                user = require_live_user(await self._users.get_user(db, payload.sub))
+            user = await self._database.read_with_session(
+                lambda conn, db: self._state_and_user(payload, conn, db)
+            )
+            user = require_live_user(user)
         except InvalidTokenError as exc:
             self._reporter.report(exc, token, client)
             raise
         self._observe(started)
         return payload, user
+
+    async def _state_and_user(
+        self, payload: TokenPayload, conn: AsyncSession | AsyncConnection, db: AsyncSession
+    ) -> UserT | None:
+        """The token's state (cached or read) checked live, and its user row."""
+        cache = self._cache
+        state = None if cache is None else cache.lookup(payload)
+        if state is None:
+            return await self._read_with_user(payload, conn, db)
+        check_token_state(payload, state, utcnow())
+        return await self._users.get_user(db, payload.sub)
+
+    async def _read_with_user(
+        self, payload: TokenPayload, conn: AsyncSession | AsyncConnection, db: AsyncSession
+    ) -> UserT | None:
+        """Read the token's state (and, when the loader allows, its user) from the database."""
+        cache = self._cache
+        mark = None if cache is None else cache.mark(payload)  # before the SELECT
+        joined = self._joined(payload.sub)
+        if joined is not None:
+            state, user = await self._store.token_state_with_user(db, payload.jti, joined)
+        else:
+            state = await self._store.token_state(conn, payload.jti)
+        check_token_state(payload, state, utcnow())
+        if joined is None:
+            user = await self._users.get_user(db, payload.sub)
+        if cache is not None and mark is not None and state is not None:
+            cache.store(payload.jti, mark, state)
+        result: UserT | None = user
+        return result
 
     async def recheck(self, payload: TokenPayload) -> None:
         """Read *payload*'s stored state again, bypassing the cache (an open WebSocket).
@@ -122,8 +159,7 @@ class Verifier(Generic[UserT]):
             RevokedTokenError, ExpiredTokenError: the token or its session ended.
             TokenStoreUnavailableError: the store could not be asked.
         """
-        async with self._database.reading() as db:
-            state = await self._store.token_state(db, payload.jti)
+        state = await self._database.read(lambda db: self._store.token_state(db, payload.jti))
         check_token_state(payload, state, utcnow())
 
     async def _check_live(
@@ -135,11 +171,11 @@ class Verifier(Generic[UserT]):
     ) -> None:
         """Check the token's stored state: from the state cache on a live hit, else by *read*."""
         cache = self._cache if cached else None
-        state = None if cache is None else cache.lookup(payload.jti)
+        state = None if cache is None else cache.lookup(payload)
         if state is not None:
             check_token_state(payload, state, utcnow())
             return
-        mark = None if cache is None else cache.mark()  # read before the SELECT
+        mark = None if cache is None else cache.mark(payload)  # before the SELECT
         state = await read()
         check_token_state(payload, state, utcnow())
         if cache is not None and mark is not None and state is not None:

@@ -14,6 +14,6 @@
 - `rows`: direct reads of the token tables (`Tables`, `token_rows`, `snapshot`, ...).
 - `services`: PostgreSQL and Redis from the environment (`databases()`, `POSTGRES_ENV`).
 - `spies`: `HashSpy`, SQL statement `counting()`.
-- `statecache`: `cached_token()` (verified until the state cache serves it).
+- `statecache`: `served_from_cache()`, `cached_token()`, `refused()`.
 - `tokens`: unverified `claims(token)`, `parts`, `forge`, `resign`, `hand_sign`, `compact`.
 """
