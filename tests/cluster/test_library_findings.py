@@ -1,8 +1,8 @@
-"""Two library defects the cluster harness found, as executable specifications.
+"""Two library defects the cluster harness found, now fixed: their specifications.
 
-Each `xfail(strict=True)` test states the behaviour issue 19 asks for; it fails today
-for the reason given, and starts to pass (so fails as XPASS) once the library is fixed,
-when its mark must go. The plain tests pin down the workaround that holds today.
+A refresh whose answer was lost is retried with the same token and continues the
+session; a pooled connection the server closed is replaced on the next read, with or
+without `pool_pre_ping`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from authmanager import AuthManager, RevokedTokenError, TokenStoreUnavailableError
+from authmanager import AuthManager
 from authmanager.testing import test_settings
 from tests.app import User, Users
 from tests.conftest import MakeManager
@@ -23,12 +23,6 @@ from tests.support.factories import claims
 POSTGRES_ONLY = pytest.mark.parametrize("database", ["postgres"], indirect=True)
 
 
-@pytest.mark.xfail(
-    raises=RevokedTokenError,
-    strict=True,
-    reason="rotation is not idempotent: a retry of a committed rotation whose answer was "
-    "lost is refused (rotated_recently), so the client's session is lost",
-)
 async def test_retry_of_a_refresh_whose_answer_was_lost_continues_the_session(
     make_manager: MakeManager, user: User
 ) -> None:
@@ -71,12 +65,6 @@ async def _verify_after_kill(database: str, user: User, *, pre_ping: bool) -> No
 
 
 @POSTGRES_ONLY
-@pytest.mark.xfail(
-    raises=TokenStoreUnavailableError,
-    strict=True,
-    reason="a pooled connection the server closed fails its next request with a 503 "
-    "(no pre-ping, no retry of a read on an invalidated connection)",
-)
 async def test_pooled_connection_closed_by_the_server_is_replaced(
     database: str, user: User
 ) -> None:
@@ -88,7 +76,7 @@ async def test_pooled_connection_closed_by_the_server_is_replaced(
 async def test_pool_pre_ping_replaces_a_connection_closed_by_the_server(
     database: str, user: User
 ) -> None:
-    """The workaround today: `pool_pre_ping=True` on the application's engine."""
+    """With `pool_pre_ping=True` on the application's engine, the same holds."""
     await _verify_after_kill(database, user, pre_ping=True)
 
 
