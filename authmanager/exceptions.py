@@ -60,6 +60,7 @@ class Reason(StrEnum):
     STORE_UNAVAILABLE = "store_unavailable"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     VALIDATOR = "validator"
+    UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
 
 
 class AuthError(Exception):
