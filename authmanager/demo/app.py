@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from authmanager import AuthManager, AuthSettings, SQLAlchemyUserLoader, install_exception_handlers
+from authmanager import AuthManager, AuthSettings, SQLAlchemyUserLoader
 
 __all__ = ["DEMO_EMAIL", "DemoUser", "create_app", "demo_settings"]
 
@@ -72,8 +72,7 @@ async def _ensure_demo_user(
             found.is_active = True
 
 
-async def _create_tables(auth: AuthManager[DemoUser], engine: AsyncEngine) -> None:
-    await auth.create_tables(engine)
+async def _create_user_table(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
 
@@ -88,7 +87,8 @@ def create_app(
 
     At start-up (the app's lifespan) it creates the tables and the user
     `demo@example.com` with *password* (random when None; read it from
-    `app.state.demo_password`).
+    `app.state.demo_password`). The router is mounted at `route_prefix`
+    (`AUTH_ROUTE_PREFIX`, default `/auth`).
 
     Args:
         db_url: An async SQLAlchemy URL, e.g. `sqlite+aiosqlite:///./demo.db`.
@@ -106,10 +106,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await _create_tables(auth, engine)
+        await _create_user_table(engine)
         await _ensure_demo_user(auth, factory, demo_password)
-        yield
-        await auth.drain_events()
+        yield  # auth.install's lifespan creates the token tables, then drains events
         await engine.dispose()
 
     app = FastAPI(
@@ -121,8 +120,7 @@ def create_app(
     )
     app.state.auth = auth
     app.state.demo_password = demo_password
-    install_exception_handlers(app)
-    app.include_router(auth.router, prefix=auth.settings.route_prefix)
+    auth.install(app, create_tables=True)
 
     @app.get("/me", summary="The logged-in user")
     async def me(user: DemoUser = Depends(auth.current_user)) -> dict[str, Any]:
