@@ -37,6 +37,7 @@ def _refresh_openapi(settings: AuthSettings) -> dict[str, Any]:
         "minLength": 1,
         "maxLength": 16384,
         "description": "Omit it to use the refresh cookie.",
+        "examples": [""],
     }
     return {
         "parameters": [
@@ -61,7 +62,7 @@ def _refresh_openapi(settings: AuthSettings) -> dict[str, Any]:
                     "schema": {
                         "type": "object",
                         "properties": {
-                            "grant_type": {"type": "string", "enum": ["refresh_token"]},
+                            "grant_type": {"type": "string", "enum": ["refresh_token"], "examples": [""]},
                             "refresh_token": token,
                         },
                     }
@@ -111,6 +112,8 @@ async def _read_body_token(request: Request, login_url: str) -> str | None:
         raise ValueError("The request body is too large.")
     if content_type == "application/x-www-form-urlencoded":
         form = await request.form()
+        if not any(value for _, value in form.multi_items()):
+            return None  # every field blank: Swagger UI's "Try it out" with nothing typed
         grant = form.get("grant_type")
         if grant is not None and grant != "refresh_token":
             raise _unsupported_grant("refresh_token", f"log in at {login_url}")
