@@ -129,7 +129,9 @@ def test_the_docs_name_the_database_commands() -> None:
 
 
 @pytest.mark.parametrize("command", _docs_commands())
-async def test_every_command_in_the_docs_works(command: str, database: str, tmp_path: Path) -> None:
+async def test_every_command_in_the_docs_works(
+    command: str, database: str, engine: AsyncEngine
+) -> None:
     """Each `python -m authmanager ...` of the docs runs as written, with DATABASE_URL set."""
     args = command.split()[3:]
     code, _, err = await run(*args, env={"DATABASE_URL": database})

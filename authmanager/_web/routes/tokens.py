@@ -62,7 +62,11 @@ def _refresh_openapi(settings: AuthSettings) -> dict[str, Any]:
                     "schema": {
                         "type": "object",
                         "properties": {
-                            "grant_type": {"type": "string", "enum": ["refresh_token"], "examples": [""]},
+                            "grant_type": {
+                                "type": "string",
+                                "enum": ["refresh_token"],
+                                "examples": [""],
+                            },
                             "refresh_token": token,
                         },
                     }
