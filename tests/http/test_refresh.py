@@ -166,14 +166,14 @@ async def test_access_token_is_not_a_refresh_token(client_with: ClientWith, user
 
 
 async def test_malformed_refresh_bodies_are_422(client_with: ClientWith) -> None:
-    """A wrong JSON shape or a form without the token: 422 `invalid_request`; another grant 400."""
+    """A wrong JSON shape or body type: 422 `invalid_request`; another grant 400; a form
+    without the token means the cookie (none here: 401)."""
     client = client_with(refresh_token_transport="body")
     attempts = [
         client.post("/auth/refresh", json={"token": "x"}),
         client.post(
             "/auth/refresh", content=b"{not json", headers={"content-type": "application/json"}
         ),
-        client.post("/auth/refresh", data={"grant_type": "refresh_token"}),
         client.post("/auth/refresh", content=b"x", headers={"content-type": "text/plain"}),
     ]
     for attempt in attempts:
@@ -185,6 +185,9 @@ async def test_malformed_refresh_bodies_are_422(client_with: ClientWith) -> None
     )
     assert other.status_code == 400, other.text
     assert other.json()["error"] == "unsupported_grant_type"
+    no_token = await client.post("/auth/refresh", data={"grant_type": "refresh_token"})
+    assert no_token.status_code == 401, no_token.text
+    assert no_token.json()["reason"] == "missing"
 
 
 async def test_refresh_of_inactive_user_is_refused(

@@ -102,7 +102,10 @@ class LoginForm(BaseModel):
 
 
 async def _read_body_token(request: Request, login_url: str) -> str | None:
-    """Return the refresh token from a JSON or form body, None for an empty body.
+    """Return the refresh token of a JSON or form body; None for none (then the cookie).
+
+    A form may leave `refresh_token` out or blank (Swagger UI's "Try it out" does) to
+    use the cookie, as its OpenAPI schema says.
 
     Raises:
         ValueError: the body is malformed (answered 422).
@@ -116,15 +119,13 @@ async def _read_body_token(request: Request, login_url: str) -> str | None:
         raise ValueError("The request body is too large.")
     if content_type == "application/x-www-form-urlencoded":
         form = await request.form()
-        if not any(value for _, value in form.multi_items()):
-            return None  # every field blank: Swagger UI's "Try it out" with nothing typed
-        grant = form.get("grant_type")
+        grant = form.get("grant_type") or None  # blank: what Swagger UI sends, untouched
         if grant is not None and grant != "refresh_token":
             raise _unsupported_grant("refresh_token", f"log in at {login_url}")
         token = form.get("refresh_token")
-        if not isinstance(token, str) or not token:
-            raise ValueError("The form lacks refresh_token.")
-        return token
+        if token is not None and not isinstance(token, str):
+            raise ValueError("refresh_token must be text.")
+        return token or None  # omitted or blank: the refresh cookie
     if content_type == "application/json":
         try:
             return RefreshBody.model_validate(json.loads(raw)).refresh_token
