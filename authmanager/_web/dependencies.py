@@ -298,7 +298,7 @@ class Dependencies(Generic[UserT]):
 
 def _require(payload: TokenPayload, security_scopes: SecurityScopes) -> None:
     """403 `insufficient_scope` unless *payload* holds every scope of *security_scopes*."""
-    if not set(security_scopes.scopes).issubset(payload.scopes):
+    if security_scopes.scopes and not set(security_scopes.scopes).issubset(payload.scopes):
         raise to_http(
             AuthError("The token lacks a required scope.", reason=Reason.INSUFFICIENT_SCOPE)
         )
