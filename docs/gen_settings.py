@@ -66,15 +66,30 @@ def env_names(name: str) -> list[str]:
     return [str(alias)]
 
 
-def _section_of(name: str) -> str | None:
-    """The heading a field starts, if it starts one (a capability mixin's, or SECTIONS')."""
+def _mixin_of(name: str) -> type | None:
+    """The capability mixin (`authmanager._core.config`) that declares field *name*, if any."""
     for base in AuthSettings.__mro__[1:]:
         if name in getattr(base, "__annotations__", {}) and base.__module__.startswith(
             "authmanager._core.config"
         ):
-            doc = (base.__doc__ or base.__name__).strip().removeprefix("Settings:").strip()
-            return doc[:1].upper() + doc[1:].rstrip(".")
+            return base
+    return None
+
+
+def _section_of(name: str) -> str | None:
+    """The heading a field starts, if it starts one (a capability mixin's, or SECTIONS')."""
+    mixin = _mixin_of(name)
+    if mixin is not None:
+        doc = (mixin.__doc__ or mixin.__name__).strip().splitlines()[0]
+        doc = doc.removeprefix("Settings:").strip().rstrip(".").replace("api ", "API ")
+        return doc[:1].upper() + doc[1:]
     return SECTIONS.get(name)
+
+
+def _ordered() -> list[str]:
+    """The fields: `AuthSettings`' own first (in source order), then each capability's."""
+    names = list(AuthSettings.model_fields)
+    return [n for n in names if _mixin_of(n) is None] + [n for n in names if _mixin_of(n)]
 
 
 def _row(name: str) -> str:
@@ -91,7 +106,7 @@ def render_table() -> str:
     header = "| environment variable, field | default, type | description |\n|---|---|---|"
     parts: list[str] = []
     current: str | None = None
-    for name in AuthSettings.model_fields:
+    for name in _ordered():
         section = _section_of(name)
         if not parts or (section is not None and section != current):
             current = section
