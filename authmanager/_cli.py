@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import secrets
@@ -28,6 +29,7 @@ __all__ = ["main"]
 
 SECRET_BYTES = 64
 URL_ENV = "DATABASE_URL"
+CAPABILITIES = [f"authmanager.{name}" for name in ("accounts", "mfa", "identities", "apikeys")]
 #: The async drivers authmanager is tested with, for the hint of a sync or unknown URL.
 ASYNC_SCHEMES = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -81,6 +83,9 @@ def _secret(_args: argparse.Namespace) -> int:
 
 
 async def _create_tables(url: str) -> None:
+    # Each capability registers its tables on `authmanager.metadata` when imported.
+    for capability in CAPABILITIES:
+        importlib.import_module(capability)
     engine = create_async_engine(url)
     try:
         await TokenStore.create_tables(engine)

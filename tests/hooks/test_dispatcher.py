@@ -175,8 +175,8 @@ def test_a_hook_that_is_not_callable_is_refused_at_construction(
 
 
 async def test_no_hooks_means_no_events_are_built(make_manager: MakeManager, user: User) -> None:
-    """Without hooks, login works and nothing is left pending."""
-    manager = make_manager(hooks=[])
+    """Without hooks (and the default audit log off), login works and nothing is pending."""
+    manager = make_manager(hooks=[], audit_log=False)
     async with client_for(make_app(manager)) as client:
         assert (await login(client)).status_code == 200
     assert not manager._events.active
