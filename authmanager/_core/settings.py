@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -62,6 +62,10 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
         validate_by_name=True,
         validate_by_alias=True,
         env_ignore_empty=False,
+        # pydantic-settings' own `.env` support: `AuthSettings(_env_file=None)` turns it
+        # off, `_env_file="deploy/.env"` reads another file; the environment wins.
+        env_file=".env",
+        env_file_encoding="utf-8",
     )
 
     # --- keys and tokens -------------------------------------------------------------
@@ -262,7 +266,8 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
     )
     cookie_name: str = Field(
         default="refresh_token",
-        validation_alias="AUTH_REFRESH_COOKIE_NAME",
+        # AUTH_REFRESH_COOKIE_NAME: the 0.1 name, still read.
+        validation_alias=AliasChoices("AUTH_COOKIE_NAME", "AUTH_REFRESH_COOKIE_NAME"),
         description="Name of the refresh-token cookie.",
     )
     cookie_secure: bool = Field(
@@ -310,6 +315,15 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
             "Origins allowed to call the cookie routes besides the server's own; comma-separated."
         ),
     )
+    openapi_scopes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias="AUTH_OPENAPI_SCOPES",
+        description=(
+            "Scopes offered by the OpenAPI security scheme (Swagger's Authorize dialog): a "
+            "JSON object of name to description, or comma-separated names. Scopes named "
+            "in `require_scopes` are added by themselves."
+        ),
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias="AUTH_TRUSTED_PROXIES",
@@ -337,6 +351,14 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
     )
 
     # --- operations ------------------------------------------------------------------
+    audit_log: bool = Field(
+        default=True,
+        validation_alias="AUTH_AUDIT_LOG",
+        description=(
+            "Log every security event through structlog (`AuditLogHook`, logger "
+            "`authmanager.audit`) besides the `hooks` given; off: only those hooks."
+        ),
+    )
     hook_timeout_seconds: float = Field(
         default=2.0,
         gt=0,
@@ -392,6 +414,18 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
     @classmethod
     def _split_lists(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("openapi_scopes", mode="before")
+    @classmethod
+    def _scope_map(cls, value: object) -> object:
+        """Accept a JSON object, or comma-separated names (each its own description)."""
+        if isinstance(value, str) and not value.strip().startswith("{"):
+            return {name.strip(): name.strip() for name in value.split(",") if name.strip()}
+        if isinstance(value, str):
+            import json
+
+            return json.loads(value)
+        return value
 
     @field_validator("route_prefix")
     @classmethod
@@ -450,8 +484,14 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Read keyword arguments, then the environment, then `/run/secrets` if present."""
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if SECRETS_DIR.is_dir():
+        """Read keyword arguments, the environment, a `.env` file, then a secrets directory.
+
+        The secrets directory is `_secrets_dir` (or `secrets_dir` of a subclass's
+        `model_config`) when given, else `/run/secrets` when it exists.
+        """
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        if getattr(file_secret_settings, "secrets_dir", None) is not None:
+            sources.append(file_secret_settings)
+        elif SECRETS_DIR.is_dir():
             sources.append(SecretsSettingsSource(settings_cls, secrets_dir=SECRETS_DIR))
         return tuple(sources)

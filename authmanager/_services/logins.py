@@ -165,9 +165,11 @@ class LoginService(Generic[UserT]):
             count = await self._store.revoke_user(
                 db, user_id, now=now, keep_session_id=keep_session_id, reason="password_changed"
             )
+        # Its own event: an audit trail must tell a password change from a logout.
         self._events.emit(
-            EventName.LOGOUT_ALL,
+            EventName.PASSWORD_CHANGED,
             user_id=user_id,
+            session_id=keep_session_id,
             reason="password_changed",
             extra={"revoked": count},
         )

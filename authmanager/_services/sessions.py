@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -171,18 +172,27 @@ class SessionService(Generic[UserT]):
         client: ClientInfo,
         amr: Sequence[str],
         fresh: bool = True,
+        scopes: Collection[str] | None = None,
         session: AsyncSession | None = None,
     ) -> TokenPair:
         """Start a login session for *user*, who has just proved who they are by *amr*.
 
         The tokens carry the loader's `token_claims(user)` and `amr`; *fresh* marks the
-        access token as a recent sign-in (for `fresh_user`).
+        access token as a recent sign-in (for `fresh_user`). *scopes* are the scopes
+        the client asked for (the OAuth 2.0 `scope` of `/login`): the session gets only
+        those of the user's scopes, never more, and `TokenPair.scope` names them.
 
         Raises:
             TokenStoreUnavailableError: nothing was issued.
         """
         claims = await self.login_claims(user)
-        return await self.create_token_pair(
+        granted = None
+        if scopes is not None:
+            wanted, held = set(scopes), claims.get("scopes") or []
+            held = held.split() if isinstance(held, str) else list(held)
+            claims["scopes"] = [s for s in held if s in wanted]
+            granted = " ".join(claims["scopes"])
+        pair = await self.create_token_pair(
             claims,
             audience=None,
             issuer=None,
@@ -191,6 +201,7 @@ class SessionService(Generic[UserT]):
             amr=amr,
             session=session,
         )
+        return pair if granted is None else dataclasses.replace(pair, scope=granted)
 
     async def login_claims(self, user: UserT) -> dict[str, Any]:
         """The claims of a login: `sub`, plus the loader's optional `token_claims(user)`."""

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from authmanager._core.settings import AuthSettings
 from authmanager._core.tokens import TokenPair
-from authmanager._web.http import AuthHTTPException, error_response, to_http
+from authmanager._web.http import AuthHTTPException, describe, error_response, to_http
 from authmanager._web.schemas import ErrorBody, TokenBody
 from authmanager._web.transport import Transport
 from authmanager.exceptions import AuthError
@@ -52,16 +52,19 @@ class AuthRoute(APIRoute):
 def _invalid_request(exc: RequestValidationError) -> JSONResponse:
     """422 with RFC 6749's `invalid_request`; never echo the input (it may hold a password)."""
     found = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    return JSONResponse(
-        {"detail": found, "error": "invalid_request"}, status_code=422, headers=NO_STORE
-    )
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in found)
+    body = {
+        "detail": found,
+        "error": "invalid_request",
+        "error_description": describe(f"The request is malformed ({fields})."),
+    }
+    return JSONResponse(body, status_code=422, headers=NO_STORE)
 
 
 def malformed(message: str) -> JSONResponse:
     """422 `invalid_request` for a body the route parses itself."""
-    return JSONResponse(
-        {"detail": message, "error": "invalid_request"}, status_code=422, headers=NO_STORE
-    )
+    body = {"detail": message, "error": "invalid_request", "error_description": describe(message)}
+    return JSONResponse(body, status_code=422, headers=NO_STORE)
 
 
 def token_response(
@@ -78,4 +81,5 @@ def token_response(
     if mode in {"body", "both"}:
         body.refresh_token = pair.refresh_token
         body.refresh_expires_in = pair.refresh_expires_in
+    body.scope = pair.scope
     return body

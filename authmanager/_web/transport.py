@@ -7,6 +7,7 @@ import ipaddress
 import secrets
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.security import OAuth2PasswordBearer
@@ -36,10 +37,24 @@ class BearerScheme(OAuth2PasswordBearer):
     """
 
     def __init__(
-        self, *, tokenUrl: str, refreshUrl: str, on_reject: OnReject | None = None
+        self,
+        *,
+        tokenUrl: str,
+        refreshUrl: str,
+        scopes: dict[str, str] | None = None,
+        on_reject: OnReject | None = None,
     ) -> None:
-        super().__init__(tokenUrl=tokenUrl, refreshUrl=refreshUrl, auto_error=False)
+        super().__init__(
+            tokenUrl=tokenUrl, refreshUrl=refreshUrl, scopes=scopes or {}, auto_error=False
+        )
         self.on_reject = on_reject
+
+    @property
+    def offered_scopes(self) -> dict[str, str]:
+        """The scopes of the OpenAPI password flow (Swagger's Authorize), to add to."""
+        flows: Any = self.model.flows  # type: ignore[attr-defined] # fastapi.openapi.models.OAuth2
+        scopes: dict[str, str] = flows.password.scopes
+        return scopes
 
     async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
         """Return the bearer token of *request*, or None; refusals become HTTP 401."""
@@ -228,8 +243,19 @@ class Transport:
         return hmac.compare_digest(origin, own)
 
     def check_double_submit(self, request: Request) -> None:
-        """Require the CSRF header to echo the CSRF cookie (double-submit)."""
+        """Require the CSRF header to echo the CSRF cookie (double-submit).
+
+        A request whose browser says `Sec-Fetch-Site: same-origin` needs no token: no
+        page of another origin can send that header (a forbidden header name of the
+        Fetch standard), and a non-browser client that forges it has no victim's cookie
+        to ride; this is the check Go's `http.CrossOriginProtection` relies on alone.
+        Same-origin pages that cannot read the cookie, Swagger UI among them, then
+        refresh as they are. Browsers without Fetch Metadata, and allowed origins
+        (`same-site`, `cross-site`), still need the token.
+        """
         if not self.settings.csrf_protection:
+            return
+        if request.headers.get("sec-fetch-site", "").strip().lower() == "same-origin":
             return
         cookies = set(self._cookie_values(request, self.settings.csrf_cookie_name))
         header = request.headers.get(self.settings.csrf_header_name, "")

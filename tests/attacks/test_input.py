@@ -108,12 +108,15 @@ async def test_oversized_refresh_body_is_refused(
 async def test_refresh_form_with_password_grant_is_refused(
     victim: Victim, manager: AuthManager[User], events: CapturingHook, session_factory: Any
 ) -> None:
-    """A refresh form naming another grant type answers 422 (RFC 6749 §5.2)."""
+    """A refresh form naming another grant type answers 400 `unsupported_grant_type`."""
     before = await snapshot(session_factory)
     response = await victim.client.post(
         "/auth/refresh", data={"grant_type": "password", "refresh_token": "x"}
     )
-    await _unchanged_422(response, manager, events, session_factory, before)
+    assert response.status_code == 400, response.text  # RFC 6749 §5.2
+    assert response.json()["error"] == "unsupported_grant_type"
+    await nothing_reported(manager, events)
+    assert await snapshot(session_factory) == before
 
 
 async def test_login_without_password_field_is_refused(

@@ -22,6 +22,7 @@ PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
 
 BINDING = "tests/docs/test_binding_examples.py::"
+FIRST_USE = "tests/docs/test_firstuse_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
@@ -48,6 +49,7 @@ COVERED = {
     "migrations_1.py": "test_alembic_env_creates_token_tables",
     "passwords_1.py": "test_password_change_needs_fresh_login",
     "production_1.py": "test_production_settings_refuse_insecure",
+    "oauth_1.py": FIRST_USE + "test_oauth_recipe_password_grant_and_automatic_refresh",
 }
 
 

@@ -167,8 +167,8 @@ async def test_hook_objects_and_coroutine_returning_callables_are_awaited(
 
 
 async def test_no_hooks_means_no_events_are_built(make_manager: MakeManager, user: User) -> None:
-    """Without hooks, login works and nothing is left pending."""
-    manager = make_manager(hooks=[])
+    """Without hooks (and the default audit log off), login works and nothing is pending."""
+    manager = make_manager(hooks=[], audit_log=False)
     async with client_for(make_app(manager)) as client:
         assert (await login(client)).status_code == 200
     # No public view of the dispatcher's queue, and "nothing built" is the property.
