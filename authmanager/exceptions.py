@@ -60,6 +60,7 @@ class Reason(StrEnum):
     STORE_UNAVAILABLE = "store_unavailable"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     VALIDATOR = "validator"
+    BODY_TOO_LARGE = "body_too_large"
 
 
 class AuthError(Exception):

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._core.events import HookDispatcher
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.loginlimit import LoginLimiter
 from authmanager._core.store import TokenStore
 from authmanager._core.types import SessionInfo
 from authmanager._services.revocation import RevocationService

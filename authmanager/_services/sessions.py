@@ -113,6 +113,30 @@ class SessionService(Generic[UserT]):
         session: AsyncSession | None,
     ) -> TokenPair:
         """Start a login session with an access and a refresh token (see the manager)."""
+        pair, sub, access_jti = await self._open(
+            data,
+            audience=audience,
+            issuer=issuer,
+            client=client,
+            fresh=fresh,
+            amr=amr,
+            session=session,
+        )
+        self._issued(pair, sub, access_jti, client)
+        return pair
+
+    async def _open(
+        self,
+        data: Mapping[str, Any],
+        *,
+        audience: str | None,
+        issuer: str | None,
+        client: ClientInfo,
+        fresh: bool,
+        amr: Sequence[str],
+        session: AsyncSession | None,
+    ) -> tuple[TokenPair, str, str]:
+        """Write a new session and its two tokens; return the pair, `sub` and access `jti`."""
         sub, custom = split_data(data)
         now = utcnow()
         binding = self._binder.session_binding(client)
@@ -154,15 +178,17 @@ class SessionService(Generic[UserT]):
                 dpop_jkt=client.dpop_jkt,
             )
             await self._store.insert_tokens(db, minted.rows)
+        return self._issuer.pair(minted, sid, now), sub, access_jti
+
+    def _issued(self, pair: TokenPair, sub: str, access_jti: str, client: ClientInfo) -> None:
         self._events.emit(
             EventName.TOKEN_ISSUED,
             user_id=sub,
-            session_id=sid,
+            session_id=pair.session_id,
             token_id=access_jti,
             client_ip=client.ip_address,
             user_agent=client.user_agent,
         )
-        return self._issuer.pair(minted, sid, now)
 
     async def start(
         self,
@@ -176,13 +202,15 @@ class SessionService(Generic[UserT]):
         """Start a login session for *user*, who has just proved who they are by *amr*.
 
         The tokens carry the loader's `token_claims(user)` and `amr`; *fresh* marks the
-        access token as a recent sign-in (for `fresh_user`).
+        access token as a recent sign-in (for `fresh_user`). Reports `login.succeeded`,
+        naming the new session (and `amr`), then `token.issued`: a flow that signs
+        someone in through here reports no `login.succeeded` of its own.
 
         Raises:
             TokenStoreUnavailableError: nothing was issued.
         """
         claims = await self.login_claims(user)
-        return await self.create_token_pair(
+        pair, sub, access_jti = await self._open(
             claims,
             audience=None,
             issuer=None,
@@ -191,6 +219,16 @@ class SessionService(Generic[UserT]):
             amr=amr,
             session=session,
         )
+        self._events.emit(
+            EventName.LOGIN_SUCCEEDED,
+            user_id=sub,
+            session_id=pair.session_id,
+            client_ip=client.ip_address,
+            user_agent=client.user_agent,
+            extra={"amr": " ".join(amr)},
+        )
+        self._issued(pair, sub, access_jti, client)
+        return pair
 
     async def login_claims(self, user: UserT) -> dict[str, Any]:
         """The claims of a login: `sub`, plus the loader's optional `token_claims(user)`."""

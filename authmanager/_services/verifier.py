@@ -116,15 +116,18 @@ class Verifier(Generic[UserT]):
         return payload, user
 
     async def recheck(self, payload: TokenPayload) -> None:
-        """Read *payload*'s stored state again, bypassing the cache (an open WebSocket).
+        """Read *payload*'s stored state and its user again, bypassing the cache.
+
+        For an open WebSocket: the rules of `verify_with_user`, on one connection.
 
         Raises:
-            RevokedTokenError, ExpiredTokenError: the token or its session ended.
+            RevokedTokenError, ExpiredTokenError: the token or its session ended, or
+                its user is gone or inactive.
             TokenStoreUnavailableError: the store could not be asked.
         """
-        async with self._database.reading() as db:
-            state = await self._store.token_state(db, payload.jti)
-        check_token_state(payload, state, utcnow())
+        async with self._database.user_reading() as (conn, db):
+            check_token_state(payload, await self._store.token_state(conn, payload.jti), utcnow())
+            require_live_user(await self._users.get_user(db, payload.sub))
 
     async def _check_live(
         self,

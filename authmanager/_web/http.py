@@ -44,6 +44,7 @@ _BY_REASON: dict[Reason, _Answer] = {
     Reason.VALIDATOR: _Answer(403, "access_denied"),
     Reason.DUPLICATE_CREDENTIALS: _Answer(401, "invalid_request"),
     Reason.MISSING: _Answer(401, "invalid_request"),
+    Reason.BODY_TOO_LARGE: _Answer(413, "invalid_request"),
 }
 _BY_CLASS: list[tuple[type[AuthError], _Answer]] = [
     (InvalidCredentialsError, _Answer(401, "invalid_grant")),

@@ -35,7 +35,9 @@ def add_session_routes(
         responses=errors(401, 503),
         summary="List the user's active sessions",
     )
-    async def list_sessions(payload: TokenPayload = Depends(deps.token_data)) -> list[SessionBody]:
+    async def list_sessions(
+        payload: TokenPayload = Depends(deps.live_token_data),
+    ) -> list[SessionBody]:
         found = await sessions.list_sessions(payload.sub, None)
         return [
             SessionBody(
@@ -60,7 +62,7 @@ def add_session_routes(
     async def revoke_session(
         request: Request,
         session_id: Annotated[str, Field(max_length=64)],
-        payload: TokenPayload = Depends(deps.token_data),
+        payload: TokenPayload = Depends(deps.live_token_data),
     ) -> Response:
         client = transport.client(request)
         ended = await revocations.end_session(
@@ -81,6 +83,6 @@ def add_session_routes(
         responses=errors(401, 503),
         summary="End every session but the current one",
     )
-    async def revoke_others(payload: TokenPayload = Depends(deps.token_data)) -> RevokedBody:
+    async def revoke_others(payload: TokenPayload = Depends(deps.live_token_data)) -> RevokedBody:
         count = await revocations.revoke_all(payload.sub, payload.jti, None)
         return RevokedBody(detail="Every other session has ended.", revoked=count)
