@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -32,6 +33,24 @@ Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]
 
 class InsecureSettingsWarning(UserWarning):
     """Settings that are fine for development and dangerous in production."""
+
+
+def _without_input(exc: ValidationError) -> ValidationError:
+    """*exc* with every input masked: `errors()` would otherwise hand out the secrets.
+
+    (`hide_input_in_errors` only keeps them out of the message.)
+    """
+    details: list[InitErrorDetails] = []
+    for error in exc.errors(include_url=False):
+        detail: InitErrorDetails = {
+            "type": error["type"],
+            "loc": error["loc"],
+            "input": "**********",
+        }
+        if "ctx" in error:
+            detail["ctx"] = error["ctx"]
+        details.append(detail)
+    return ValidationError.from_exception_data(exc.title, details, hide_input=True)
 
 
 def _weakness(secret: str) -> str | None:
@@ -74,6 +93,17 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
         # A validation error must never print the input: it holds the secrets.
         hide_input_in_errors=True,
     )
+
+    if not TYPE_CHECKING:  # mypy keeps the plugin's signature, with every field typed
+
+        def __init__(self, **values: Any) -> None:
+            try:
+                super().__init__(**values)
+            except ValidationError as exc:
+                masked = _without_input(exc)
+            else:
+                return
+            raise masked  # outside the handler: not even `__context__` keeps the input
 
     # --- keys and tokens -------------------------------------------------------------
     secret_key: SecretStr = Field(
