@@ -11,12 +11,14 @@ address nor a stranger who knows a login name can lock others out:
 - per address over every login name (`login_ip_rate_limit`): password spraying.
 
 At `/fresh` the signed-in user's id takes the login name's place. Each kind of key has
-a space of its own (`RateLimiter`), so no value a client sends names another's counter.
+a space of its own (`RateLimiter`), so no value a client sends names another's counter;
+ids are kept exact (never case-folded), and an IPv6 address counts as its /64.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,6 +48,27 @@ _DAY = 24 * 3600
 
 def _norm(login: str) -> str:
     return login.strip().lower()
+
+
+def _exact(identifier: str) -> str:
+    """*identifier* in a form `RateLimiter`'s case folding leaves distinct (ids, not names)."""
+    return identifier.encode("utf-8", "surrogatepass").hex()
+
+
+def _address(ip: str) -> str:
+    """The unit an address limit counts: the address, or an IPv6 address's /64.
+
+    One IPv6 host usually holds a whole /64 and could change address at every attempt.
+    """
+    try:
+        parsed = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 @dataclass(slots=True)
@@ -139,17 +162,18 @@ class LoginLimiter:
         limiter = self._limiter
         if attempt.user_id is not None:
             if self._pair is not None:
-                await limiter.check(FRESH, attempt.user_id, self._pair)
+                await limiter.check(FRESH, _exact(attempt.user_id), self._pair)
         elif attempt.login:
             if self._pair is not None:
                 await limiter.check(PAIR, await self._pair_value(attempt), self._pair)
             if self._account is not None and not await self._known(attempt):
                 await limiter.check(ACCOUNT, attempt.login, self._account)
         if self._address is not None and attempt.ip:
-            remaining, retry_after = await limiter.window(ADDRESS, attempt.ip, self._address)
-            if remaining <= self._reserved.get(attempt.ip, 0):
+            address = _address(attempt.ip)
+            remaining, retry_after = await limiter.window(ADDRESS, address, self._address)
+            if remaining <= self._reserved.get(address, 0):
                 raise RateLimitExceededError(retry_after=retry_after if remaining <= 0 else 1)
-            self._reserved[attempt.ip] = self._reserved.get(attempt.ip, 0) + 1
+            self._reserved[address] = self._reserved.get(address, 0) + 1
             attempt.reserved = True
 
     async def failed(self, attempt: Attempt) -> None:
@@ -158,14 +182,14 @@ class LoginLimiter:
         try:
             if attempt.user_id is not None:
                 if self._pair is not None:
-                    await limiter.record(FRESH, attempt.user_id, self._pair)
+                    await limiter.record(FRESH, _exact(attempt.user_id), self._pair)
             elif attempt.login:
                 if self._pair is not None:
                     await limiter.record(PAIR, await self._pair_value(attempt), self._pair)
                 if self._account is not None:
                     await limiter.record(ACCOUNT, attempt.login, self._account)
             if self._address is not None and attempt.ip:
-                await limiter.record(ADDRESS, attempt.ip, self._address)
+                await limiter.record(ADDRESS, _address(attempt.ip), self._address)
         finally:
             self._release(attempt)
 
@@ -186,7 +210,7 @@ class LoginLimiter:
                 await self._limiter.clear(ACCOUNT, login, self._account)
             await self._limiter.next_generation(GENERATION, login, ttl=self._generation_ttl)
         if ip and self._address is not None:
-            await self._limiter.clear(ADDRESS, ip, self._address)
+            await self._limiter.clear(ADDRESS, _address(ip), self._address)
 
     async def hit_refresh(self, session_id: str) -> None:
         """Count one refresh of the session; raise `RateLimitExceededError` over the limit.
@@ -194,7 +218,7 @@ class LoginLimiter:
         Per session, never per address: an office behind one NAT refreshes as one address.
         """
         if self._refresh is not None:
-            await self._limiter.hit(REFRESH, session_id, self._refresh)
+            await self._limiter.hit(REFRESH, _exact(session_id), self._refresh)
 
     async def reset(self) -> None:
         """Forget every count (for tests and administrators); see `RateLimiter.reset`."""
@@ -204,21 +228,22 @@ class LoginLimiter:
         if not attempt.reserved or attempt.ip is None:
             return
         attempt.reserved = False
-        left = self._reserved.get(attempt.ip, 0) - 1
+        address = _address(attempt.ip)
+        left = self._reserved.get(address, 0) - 1
         if left > 0:
-            self._reserved[attempt.ip] = left
+            self._reserved[address] = left
         else:
-            self._reserved.pop(attempt.ip, None)
+            self._reserved.pop(address, None)
 
     async def _pair_value(self, attempt: Attempt) -> str:
         assert attempt.login is not None  # noqa: S101 - login attempts only
         generation = await self._limiter.generation(GENERATION, attempt.login)
         # JSON, so no login name can end like an address and start another pair.
-        return json.dumps([attempt.ip or "", _norm(attempt.login), generation])
+        return json.dumps([_address(attempt.ip or ""), _norm(attempt.login), generation])
 
     def _known_value(self, attempt: Attempt) -> str:
         assert attempt.login is not None  # noqa: S101 - login attempts only
-        return json.dumps([attempt.ip or "", _norm(attempt.login)])
+        return json.dumps([_address(attempt.ip or ""), _norm(attempt.login)])
 
     async def _known(self, attempt: Attempt) -> bool:
         if not attempt.ip:

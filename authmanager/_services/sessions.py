@@ -18,7 +18,13 @@ from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenPair, TokenPayload
 from authmanager._core.types import ClientInfo, SessionInfo
 from authmanager._services.binding import Binder
-from authmanager._services.liveness import check_session, require_live_user, user_id_of
+from authmanager._services.liveness import (
+    check_session,
+    require_live_user,
+    user_id_of,
+    user_is_active,
+)
+from authmanager.exceptions import InvalidCredentialsError, Reason
 from authmanager.hooks import EventName
 from authmanager.loaders import UserLoader
 
@@ -207,8 +213,19 @@ class SessionService(Generic[UserT]):
         someone in through here reports no `login.succeeded` of its own.
 
         Raises:
+            InvalidCredentialsError: the user is inactive (the answer of a wrong
+                password: which it was goes to the `login.failed` event only).
             TokenStoreUnavailableError: nothing was issued.
         """
+        if not user_is_active(user):  # whatever proved who they are, the one rule holds
+            self._events.emit(
+                EventName.LOGIN_FAILED,
+                user_id=user_id_of(user),
+                client_ip=client.ip_address,
+                user_agent=client.user_agent,
+                reason=Reason.USER_INACTIVE,
+            )
+            raise InvalidCredentialsError()
         claims = await self.login_claims(user)
         pair, sub, access_jti = await self._open(
             claims,

@@ -56,12 +56,14 @@ def add_session_routes(
         "/sessions/{session_id}",
         name="authmanager:revoke_session",
         status_code=204,
-        responses={**errors(401, 503), 404: {"model": ErrorBody}},
+        responses={**errors(401, 422, 503), 404: {"model": ErrorBody}},
         summary="End one of the user's sessions",
     )
     async def revoke_session(
         request: Request,
-        session_id: Annotated[str, Field(max_length=64)],
+        # Session ids are ours (`new_id`): anything else (a NUL, which PostgreSQL
+        # refuses in a query, or bytes that are not ASCII) is malformed, not a 503.
+        session_id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
         payload: TokenPayload = Depends(deps.live_token_data),
     ) -> Response:
         client = transport.client(request)
