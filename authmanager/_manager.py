@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from authmanager._core.cachesetup import build_state_cache
 from authmanager._core.database import Database
 from authmanager._core.dpop import DPoPVerifier
 from authmanager._core.events import HookDispatcher
@@ -22,7 +23,6 @@ from authmanager._core.passwords import PasswordHasher
 from authmanager._core.ratelimit import RateLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager._core.sqlite import configure_sqlite
-from authmanager._core.statecache import build_state_cache
 from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenCodec, TokenPayload
 from authmanager._core.types import ClientInfo
@@ -105,7 +105,7 @@ class AuthManager(
         issuer = Issuer(settings, codec)
         state_cache = build_state_cache(settings, session_factory)
         database = Database(session_factory, state_cache)
-        store = TokenStore(database, state_cache)
+        store = TokenStore(database)
         self._passwords = PasswordHasher(settings)
         self._events = HookDispatcher(list(hooks), timeout=settings.hook_timeout_seconds)
         # One storage for every limit; each kind of key has a space of its own.

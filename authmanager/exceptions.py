@@ -60,6 +60,17 @@ class Reason(StrEnum):
     STORE_UNAVAILABLE = "store_unavailable"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     VALIDATOR = "validator"
+    # API keys
+    API_KEY_MALFORMED = "api_key_malformed"
+    API_KEY_CHECKSUM = "api_key_checksum"
+    API_KEY_UNKNOWN = "api_key_unknown"
+    API_KEY_REVOKED = "api_key_revoked"
+    API_KEY_EXPIRED = "api_key_expired"
+    # Account flows
+    EMAIL_NOT_VERIFIED = "email_not_verified"
+    TOKEN_USED = "token_used"
+    LOGIN_TAKEN = "login_taken"
+    # Hardening
     BODY_TOO_LARGE = "body_too_large"
 
 

@@ -17,12 +17,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from authmanager._core.settings import AuthSettings
+from authmanager.accounts import AccountMessage, Purpose
 from authmanager.hooks import AuthEvent, EventName
 
 if TYPE_CHECKING:
     from authmanager._manager import AuthManager
 
-__all__ = ["TEST_SECRET", "CapturingHook", "reset_rate_limits", "test_settings"]
+__all__ = [
+    "TEST_SECRET",
+    "CapturingHook",
+    "CapturingSender",
+    "reset_rate_limits",
+    "test_settings",
+]
 
 #: A fixed 64-byte secret for tests; never use it anywhere else.
 TEST_SECRET = "test-secret-for-authmanager-tests-only-0123456789abcdef0123456789"
@@ -83,3 +90,35 @@ class CapturingHook:
     def clear(self) -> None:
         """Forget the recorded events."""
         self.events.clear()
+
+
+class CapturingSender:
+    """A sender that records every `AccountMessage` it gets, oldest first.
+
+    Messages are sent in the background: drain the manager's outbox (or its events)
+    before reading `messages`. `last(purpose).token` is the token a test goes on with.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[AccountMessage] = []
+
+    async def __call__(self, message: AccountMessage) -> None:
+        """Record *message*."""
+        self.messages.append(message)
+
+    def of(self, purpose: Purpose | str) -> list[AccountMessage]:
+        """Return the recorded messages of *purpose*, oldest first."""
+        return [m for m in self.messages if m.purpose == purpose]
+
+    def last(self, purpose: Purpose | str) -> AccountMessage:
+        """Return the last message of *purpose*; raise `LookupError` when there is none."""
+        found = self.of(purpose)
+        if not found:
+            raise LookupError(
+                f"no {purpose} message among {[str(m.purpose) for m in self.messages]}"
+            )
+        return found[-1]
+
+    def clear(self) -> None:
+        """Forget the recorded messages."""
+        self.messages.clear()

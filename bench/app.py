@@ -1,18 +1,22 @@
-"""The benchmark application: one user table, a manager, and four routes.
+"""The benchmark application: one user table, a manager, and its routes.
 
 `/bare` has no authentication, `/stateless` only decodes the JWT with PyJWT (the
-floor every stateless library pays), `/token` uses `auth.token_data` (signature and
-one store look-up) and `/user` uses `auth.current_user` (the same, plus the user).
+floor every stateless library pays), `/stateless-user` decodes and loads the user row
+(`session.get`, the floor of a stateless `current_user`), `/token` uses
+`auth.token_data` and `/user` uses `auth.current_user`. `POST /stateless-refresh` is a
+refresh that does not rotate (decode the refresh JWT, load the user, sign a new access
+token), the floor `POST /auth/refresh` (rotation and reuse detection) is compared to.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import jwt
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Body, Depends, FastAPI, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -67,6 +71,7 @@ def make_app(auth: AuthManager[User]) -> FastAPI:
     bearer = HTTPBearer()
     audience = auth._codec.default_audience
     secret = SECRET.encode()
+    factory = auth.session_factory
 
     async def stateless(creds: HTTPAuthorizationCredentials = Depends(bearer)) -> dict[str, Any]:
         try:
@@ -84,6 +89,32 @@ def make_app(auth: AuthManager[User]) -> FastAPI:
     @app.get("/stateless")
     async def stateless_route(claims: dict[str, Any] = Depends(stateless)) -> dict[str, Any]:
         return {"sub": claims["sub"]}
+
+    @app.get("/stateless-user")
+    async def stateless_user(claims: dict[str, Any] = Depends(stateless)) -> dict[str, Any]:
+        async with factory() as db:
+            user = await db.get(User, int(claims["sub"]))
+        if user is None or not user.is_active:
+            raise HTTPException(401, "no such user")
+        return {"sub": str(user.id)}
+
+    @app.post("/stateless-refresh")
+    async def stateless_refresh(refresh_token: str = Body(embed=True)) -> dict[str, Any]:
+        try:
+            claims = jwt.decode(refresh_token, secret, algorithms=["HS256"], audience=audience)
+        except jwt.PyJWTError:
+            raise HTTPException(401, "invalid token") from None
+        async with factory() as db:
+            user = await db.get(User, int(claims["sub"]))
+        if user is None or not user.is_active:
+            raise HTTPException(401, "no such user")
+        now = int(time.time())
+        access = jwt.encode(
+            {"sub": claims["sub"], "aud": audience, "iat": now, "exp": now + 1800},
+            secret,
+            algorithm="HS256",
+        )
+        return {"access_token": access, "token_type": "bearer", "expires_in": 1800}
 
     @app.get("/token")
     async def token_route(payload: Any = Depends(auth.token_data)) -> dict[str, Any]:

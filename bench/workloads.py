@@ -41,49 +41,43 @@ async def _user_and_token(
 
 # --- 1. protected request through the ASGI app -----------------------------------------
 async def protected_request(engine: AsyncEngine, quick: bool) -> Results:
-    """authmanager vs bare vs stateless PyJWT, one direct ASGI call per request."""
+    """authmanager (cache on, the default; and off) vs bare, stateless, stateless + user."""
     auth = make_manager(engine, bcrypt_rounds=4)
     _, token = await _user_and_token(engine, auth)
     app = make_app(auth)
-    # The opt-in state cache: "local" (epoch file) on SQLite, "postgres" (LISTEN/NOTIFY)
-    # on PostgreSQL; the epoch file is derived from the SQLite file's path.
-    mode = "postgres" if engine.dialect.name == "postgresql" else "local"
-    cached_auth = make_manager(engine, bcrypt_rounds=4, state_cache=mode)
-    cached_app = make_app(cached_auth)
-    await _cache_ready(cached_auth, token)
+    uncached_app = make_app(make_manager(engine, bcrypt_rounds=4, state_cache="off"))
+    await _cache_ready(auth, engine, token)
     variants = {
         "bare": asgi_get(app, "/bare", None),
         "stateless (PyJWT decode)": asgi_get(app, "/stateless", token),
+        "stateless + user row": asgi_get(app, "/stateless-user", token),
         "authmanager token_data": asgi_get(app, "/token", token),
         "authmanager current_user": asgi_get(app, "/user", token),
-        "authmanager+cache token_data": asgi_get(cached_app, "/token", token),
-        "authmanager+cache current_user": asgi_get(cached_app, "/user", token),
+        "authmanager token_data, cache off": asgi_get(uncached_app, "/token", token),
+        "authmanager current_user, cache off": asgi_get(uncached_app, "/user", token),
     }
     rounds, per_round = (6, 200) if quick else (20, 250)
     samples = await interleaved(variants, rounds=rounds, per_round=per_round)
     print("\n[1] protected request through the ASGI app (direct ASGI call)")
     meds = {name: _row(name, values)[0] for name, values in samples.items()}
     out: Results = {name: summary(values) for name, values in samples.items()}
-    bare, stateless = meds["bare"], meds["stateless (PyJWT decode)"]
+    stateless, floor_user = meds["stateless (PyJWT decode)"], meds["stateless + user row"]
     for name in [n for n in meds if n.startswith("authmanager")]:
-        out[f"{name} / bare"] = meds[name] / bare
-        out[f"{name} / stateless"] = meds[name] / stateless
-        print(
-            f"  {name:<34} / bare {meds[name] / bare:5.2f}   "
-            f"/ stateless {meds[name] / stateless:5.2f}"
-        )
-    state_cache = cached_auth._state_cache
-    if state_cache is not None:
-        await state_cache.aclose()
+        floor = floor_user if "current_user" in name else stateless
+        label = "stateless + user" if "current_user" in name else "stateless"
+        out[f"{name} / {label}"] = meds[name] / floor
+        print(f"  {name:<38} / {label:<16} {meds[name] / floor:5.2f}")
+    await auth.aclose()
     return out
 
 
-async def _cache_ready(auth: AuthManager[User], token: str) -> None:
-    """Verify until the state cache serves *token* (in "postgres" mode: LISTEN is up)."""
-    cache = auth._state_cache
+async def _cache_ready(auth: AuthManager[User], engine: AsyncEngine, token: str) -> None:
+    """Verify until the state cache serves *token* (on PostgreSQL: its LISTEN is up)."""
     for _ in range(500):
         await auth.verify_token(token)
-        if cache is not None and cache.lookup(auth._codec.decode(token, token_type="access").jti):
+        with StatementCounter(engine) as sent:
+            await auth.verify_token(token)
+        if not sent.statements:
             return
         await asyncio.sleep(0.01)
     raise RuntimeError("the state cache did not come up")

@@ -23,6 +23,9 @@ class User(Base):
     hashed_password: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     role: Mapped[str] = mapped_column(String(32), default="user")
+    # Optional columns for the account flows (tests/accounts); nothing else reads them.
+    is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    display_name: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
 
 class Users(SQLAlchemyUserLoader[User]):

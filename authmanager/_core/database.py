@@ -8,14 +8,17 @@ without any other module seeing a foreign exception.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
+from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from authmanager._core.slots import Key
 from authmanager._core.sqlite import READ_OPTION, WRITE_OPTION
-from authmanager._core.statecache import REVOKES, StateCache
+from authmanager._core.statecache import CHANNEL, REVOKES, StateCache
 from authmanager.exceptions import TokenStoreUnavailableError
 
 __all__ = ["OWN", "STORE_ERRORS", "Database", "unavailable"]
@@ -26,6 +29,7 @@ logger = logging.getLogger("authmanager.store")
 STORE_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
 #: `Session.info` key: a transaction opened by `Database.transaction()`.
 OWN = "authmanager_own"
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
 def unavailable(exc: BaseException) -> TokenStoreUnavailableError:
@@ -64,12 +68,14 @@ class Database:
     async def transaction(self, session: AsyncSession | None = None) -> AsyncIterator[AsyncSession]:
         """Yield the caller's *session* untouched, or a new one inside `begin()`.
 
-        A transaction that revoked (marked by the token store) bumps the state cache's
-        epoch just before its commit and again right after it.
+        A transaction that revoked (see `revoking`) marks the state cache's slots of
+        what it revoked pending just before its commit, announces them to other hosts
+        inside the transaction, and releases them right after the commit (or rollback).
 
         Raises:
             TokenStoreUnavailableError: the database failed or could not be reached.
         """
+        slots: set[int] = set()
         try:
             if session is not None:
                 yield session
@@ -81,12 +87,50 @@ class Database:
                     # transactions that race would otherwise fail with "database is locked".
                     await db.connection(execution_options={WRITE_OPTION: True})
                     yield db
-                    if self._cache is not None and db.info.get(REVOKES):
-                        self._cache.bump()  # before the commit (an error rolls back)
-                if self._cache is not None and db.info.get(REVOKES):
-                    self._cache.bump(strict=False)  # after the commit
+                    keys: set[Key] | None = db.info.get(REVOKES)
+                    if self._cache is not None and keys:
+                        if self._cache.notifies:
+                            await self._announce(db, keys)
+                        slots = self._cache.slots_of(keys)
+                        self._cache.begin(slots)  # from here until `end`: states bypassed
         except STORE_ERRORS as exc:
             raise unavailable(exc) from exc
+        finally:
+            if slots and self._cache is not None:
+                self._cache.end(slots)
+
+    async def revoking(self, db: AsyncSession, keys: Iterable[Key]) -> None:
+        """Record that *db*'s transaction revokes what *keys* name (the state cache's rule).
+
+        In a transaction of `transaction()`, the keys are handled at its commit. In a
+        caller's session, the slots are marked pending now (and announced to other hosts
+        in the same transaction), and released when that transaction ends.
+        """
+        cache = self._cache
+        if cache is None:
+            return
+        keys = set(keys)
+        if db.info.get(OWN):
+            db.info.setdefault(REVOKES, set()).update(keys)
+            return
+        if cache.notifies:
+            await self._announce(db, keys)
+        slots = cache.slots_of(keys)
+        cache.begin(slots)
+        released = False
+
+        def release(_session: Any, transaction: Any) -> None:
+            nonlocal released
+            if transaction.parent is None and not released:  # the outermost one, once
+                released = True
+                cache.end(slots)
+
+        event.listen(db.sync_session, "after_transaction_end", release)
+
+    async def _announce(self, db: AsyncSession, keys: set[Key]) -> None:
+        assert self._cache is not None  # noqa: S101
+        payload = self._cache.announcement(keys)
+        await db.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
 
     @asynccontextmanager
     async def reading(self, session: AsyncSession | None = None) -> AsyncIterator[AsyncSession]:

@@ -413,36 +413,38 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
             "foreign keys on each new connection."
         ),
     )
-    state_cache: Literal["off", "local", "postgres"] = Field(
-        default="off",
+    state_cache: Literal["auto", "off", "local", "postgres"] = Field(
+        default="auto",
         validation_alias="AUTH_STATE_CACHE",
         description=(
-            "Cache live access-token states between requests: `local` (processes of one "
-            "host share an epoch file), `postgres` (LISTEN/NOTIFY across hosts). See the "
-            "state cache guide."
+            "Keep live access-token states between requests, dropped exactly by each "
+            "revocation: `local` (the processes of one host share invalidation slots), "
+            "`postgres` (also other hosts, by LISTEN/NOTIFY), `off`; `auto` is `local` on "
+            "SQLite and `postgres` on PostgreSQL. See the state cache guide."
         ),
     )
     state_cache_ttl_seconds: float = Field(
-        default=5.0,
+        default=60.0,
         gt=0,
         validation_alias="AUTH_STATE_CACHE_TTL_SECONDS",
         description=(
-            "Longest use of a cached state: the staleness bound if a revoking process dies "
-            "between its commit and its epoch bump, or a notification is lost."
+            "Longest use of a cached state: the bound for revocations written by SQL "
+            "outside the library and not reported with `invalidate_state_cache()`."
         ),
     )
     state_cache_size: int = Field(
-        default=10000,
+        default=50000,
         ge=1,
         validation_alias="AUTH_STATE_CACHE_SIZE",
-        description="Cached token states kept per manager at most.",
+        description="Cached token states kept per process at most (about 0.5 KB each).",
     )
-    state_cache_epoch_file: Path | None = Field(
+    state_cache_file: Path | None = Field(
         default=None,
-        validation_alias="AUTH_STATE_CACHE_EPOCH_FILE",
+        validation_alias="AUTH_STATE_CACHE_FILE",
         description=(
-            "`local` mode's shared epoch file; default `<SQLite file>.authmanager-epoch`, "
-            "required for other databases."
+            "The invalidation slots shared by a host's processes; default "
+            "`<SQLite file>.authmanager-slots`, or a file in `/dev/shm` named after the "
+            "database."
         ),
     )
 

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, event, exists, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from authmanager._core.clock import as_utc
-from authmanager._core.database import OWN, STORE_ERRORS, Database
+from authmanager._core.database import STORE_ERRORS, Database
 from authmanager._core.models import metadata, sessions, tokens, user_state
 from authmanager._core.rows import SessionRow, TokenRow, TokenState, opt, session_row
-from authmanager._core.statecache import CHANNEL, REVOKES, StateCache
 from authmanager.exceptions import TokenStoreUnavailableError
+from authmanager.loaders import JoinedUser
 
 __all__ = ["SessionRow", "TokenRow", "TokenState", "TokenStore"]
 
@@ -53,7 +53,6 @@ _STATE_QUERY = (
 # Built once: a statement per request would cost more than the look-up (hot path).
 _STATE_BY_JTI = _STATE_QUERY.where(tokens.c.jti == bindparam("jti"))
 
-_NOTIFY = text("SELECT pg_notify(:channel, '')").bindparams(channel=CHANNEL)
 
 _SESSION_QUERY = select(
     sessions.c.id,
@@ -75,9 +74,9 @@ _SESSION_QUERY = select(
 class TokenStore:
     """Async SQL over the token tables; one method per statement or short sequence."""
 
-    def __init__(self, database: Database, state_cache: StateCache | None = None) -> None:
+    def __init__(self, database: Database) -> None:
         self.database = database
-        self._cache = state_cache
+        self._joined: dict[Any, Any] = {}
 
     # --- transactions (see `Database`) -------------------------------------------------
     def transaction(
@@ -134,21 +133,28 @@ class TokenStore:
     async def token_state(self, db: AsyncSession | AsyncConnection, jti: str) -> TokenState | None:
         """Return everything verification needs about *jti*, in one statement."""
         row = (await db.execute(_STATE_BY_JTI, {"jti": jti})).first()
+        return None if row is None else _state(row)
+
+    async def token_state_with_user(
+        self, db: AsyncSession, jti: str, user: JoinedUser
+    ) -> tuple[TokenState | None, Any]:
+        """Return the state of *jti* and the user row *user* names, in one round trip.
+
+        The statement is built once per user model; the user comes back as the ORM
+        object the loader's `get_user` would have returned.
+        """
+        statement = self._joined.get(user.entity)
+        if statement is None:
+            statement = (
+                _STATE_QUERY.add_columns(user.entity)
+                .outerjoin(user.entity, user.onclause)
+                .where(tokens.c.jti == bindparam("jti"))
+            )
+            self._joined[user.entity] = statement
+        row = (await db.execute(statement, {"jti": jti, **user.params})).first()
         if row is None:
-            return None
-        return TokenState(
-            type=row[0],
-            user_id=row[1],
-            session_id=row[2],
-            revoked_at=opt(row[3]),
-            session_revoked_at=opt(row[4]),
-            session_expires_at=as_utc(row[5]),
-            session_created_at=as_utc(row[6]),
-            revoked_before=opt(row[7]),
-            kept_session_id=row[8],
-            fresh_until=opt(row[9]),
-            device_id=row[10],
-        )
+            return None, None
+        return _state(row), row[-1]
 
     async def get_token(self, db: AsyncSession, jti: str) -> TokenRow | None:
         """Return the stored row of *jti*, or None."""
@@ -196,13 +202,24 @@ class TokenStore:
         return [row for row in rows if row.alive(now)]
 
     # --- rotation --------------------------------------------------------------------
-    async def lock_session(self, db: AsyncSession, session_id: str) -> None:
-        """Lock the session row (PostgreSQL `FOR UPDATE`) before touching its tokens.
+    async def lock_session(
+        self, db: AsyncSession, session_id: str, user: JoinedUser | None = None
+    ) -> tuple[SessionRow | None, Any]:
+        """Lock the session row (PostgreSQL `FOR UPDATE`) and return it, before its tokens.
 
         Revocation updates the session, then its tokens; rotation takes the same order
-        so the two serialise instead of deadlocking (SQLite's writers already do).
+        so the two serialise instead of deadlocking (SQLite's writers already do). With
+        *user*, the user row comes back in the same statement (else None).
         """
-        await db.execute(select(sessions.c.id).where(sessions.c.id == session_id).with_for_update())
+        query = _SESSION_QUERY.where(sessions.c.id == session_id)
+        if user is not None:
+            query = query.add_columns(user.entity).outerjoin(user.entity, user.onclause)
+        params = {} if user is None else user.params
+        locked = query.with_for_update(of=sessions)
+        row = (await db.execute(locked, params)).first()
+        if row is None:
+            return None, None
+        return session_row(row), (row[-1] if user is not None else None)
 
     async def consume_refresh(
         self, db: AsyncSession, jti: str, *, replaced_by: str, now: datetime
@@ -227,41 +244,14 @@ class TokenStore:
         return session_id
 
     # --- revocation ------------------------------------------------------------------
-    async def _revoking(self, db: AsyncSession) -> None:
-        """Mark *db*'s transaction as revoking, for the state cache (no-op when off).
-
-        In "postgres" mode a `pg_notify` joins the transaction (delivered at commit). A
-        caller's session bumps the epoch now and again after its commit.
-        """
-        cache = self._cache
-        if cache is None or db.info.get(REVOKES):
-            return
-        db.info[REVOKES] = True
-        if cache.notifies:
-            await db.execute(_NOTIFY)
-        if db.info.get(OWN):
-            return
-        cache.bump()
-
-        def after_commit(sync_session: Any) -> None:
-            sync_session.info.pop(REVOKES, None)
-            cache.bump(strict=False)
-
-        event.listen(db.sync_session, "after_commit", after_commit, once=True)
-
     async def invalidate_cache(self) -> None:
-        """Make every process sharing the state cache's epoch drop its entries."""
-        if self._cache is None:
-            return
-        if not self._cache.notifies:
-            self._cache.bump()
-            return
+        """Make every process, on every host, drop its cached token states."""
         async with self.transaction() as db:
-            await self._revoking(db)
+            await self.database.revoking(db, [("*", "")])
 
     async def revoke_token(self, db: AsyncSession, jti: str, *, now: datetime, reason: str) -> bool:
         """Revoke one token; return whether it was live."""
-        await self._revoking(db)
+        await self.database.revoking(db, [("t", jti)])
         result = await db.execute(
             update(tokens)
             .where(tokens.c.jti == jti, tokens.c.revoked_at.is_(None))
@@ -282,7 +272,7 @@ class TokenStore:
 
         With *user_id*, only a session of that user is touched.
         """
-        await self._revoking(db)
+        await self.database.revoking(db, [("s", session_id)])
         # An expired session is already over: ending it again reports nothing.
         where = [
             sessions.c.id == session_id,
@@ -317,7 +307,7 @@ class TokenStore:
         Writes the user's watermark first, so a session whose login raced with this
         call (created before *now*, committed after) is dead as well.
         """
-        await self._revoking(db)
+        await self.database.revoking(db, [("u", user_id)])
         await self._set_watermark(db, user_id, now, keep_session_id)
         keep = [] if keep_session_id is None else [sessions.c.id != keep_session_id]
         await db.execute(
@@ -352,7 +342,8 @@ class TokenStore:
     # --- maintenance -----------------------------------------------------------------
     async def purge(self, db: AsyncSession, *, now: datetime) -> int:
         """Delete expired token rows, then sessions left with nothing; return tokens deleted."""
-        await self._revoking(db)  # a token within its leeway may lose its row
+        # A token within its leeway may lose its row: every cached state goes.
+        await self.database.revoking(db, [("*", "")])
         dead_sessions = select(sessions.c.id).where(sessions.c.expires_at <= now)
         result = await db.execute(
             delete(tokens).where(
@@ -384,6 +375,22 @@ class TokenStore:
                 await conn.run_sync(metadata.create_all)
         except STORE_ERRORS as exc:
             raise TokenStoreUnavailableError() from exc
+
+
+def _state(row: Any) -> TokenState:
+    return TokenState(
+        type=row[0],
+        user_id=row[1],
+        session_id=row[2],
+        revoked_at=opt(row[3]),
+        session_revoked_at=opt(row[4]),
+        session_expires_at=as_utc(row[5]),
+        session_created_at=as_utc(row[6]),
+        revoked_before=opt(row[7]),
+        kept_session_id=row[8],
+        fresh_until=opt(row[9]),
+        device_id=row[10],
+    )
 
 
 def _upsert(dialect: str, user_id: str, values: dict[str, Any]) -> Any:

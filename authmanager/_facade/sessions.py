@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._core.events import HookDispatcher
 from authmanager._core.loginlimit import LoginLimiter
+from authmanager._core.statecache import StateCache
 from authmanager._core.store import TokenStore
 from authmanager._core.types import SessionInfo
 from authmanager._services.revocation import RevocationService
@@ -27,6 +28,7 @@ class SessionMethods(Generic[UserT]):
     _store: TokenStore
     _events: HookDispatcher
     _limiter: LoginLimiter
+    _state_cache: StateCache | None
 
     async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
         """Make *token* stop working at once; return whether it was live.
@@ -88,15 +90,27 @@ class SessionMethods(Generic[UserT]):
         return await self._revocations.purge_expired(session)
 
     async def invalidate_state_cache(self) -> None:
-        """Make every process drop its cached token states (`state_cache` on; else no-op).
+        """Make every process, on every host, drop its cached token states (else no-op).
 
-        The library's own revocations do this themselves; call it after revoking
-        tokens, sessions or users with SQL of your own.
+        The library's own revocations drop exactly the states they concern; call this
+        after revoking tokens, sessions or users with SQL of your own.
 
         Raises:
             TokenStoreUnavailableError: the notification could not be sent ("postgres").
         """
         await self._store.invalidate_cache()
+
+    async def aclose(self) -> None:
+        """Release what the manager holds open: the state cache's listener, pending events.
+
+        Call it at shutdown (the lifespan of `install` does).
+
+        Raises:
+            Nothing.
+        """
+        await self._events.drain()
+        if self._state_cache is not None:
+            await self._state_cache.aclose()
 
     async def create_tables(self, engine: AsyncEngine | None = None) -> None:
         """Create the token tables (if missing) on *engine*, by default the factory's.

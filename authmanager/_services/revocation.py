@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,13 +22,14 @@ DEACTIVATED = "user_deactivated"
 
 
 class UserRevoker(Protocol):
-    """Credentials of another capability that end with their user (API keys, ...).
+    """Credentials of another capability that end with their user (`ApiKeyService`).
 
-    `deactivate_user` calls each one in its transaction, after ending the user's sessions.
+    `deactivate_user` calls each one with its own transaction's session, after ending
+    the user's sessions, so all of it commits or nothing does.
     """
 
-    async def revoke_user(
-        self, db: AsyncSession, user_id: str, *, now: datetime, reason: str
+    async def revoke_user_keys(
+        self, user_id: str, *, reason: str, session: AsyncSession | None = None
     ) -> int:  # pragma: no cover - protocol
         """Refuse every credential of *user_id* from now on; return how many were live."""
         ...
@@ -152,7 +152,7 @@ class RevocationService:
                 db, user_id, now=now, keep_session_id=None, reason=DEACTIVATED
             )
             for revoker in self._user_revokers:
-                count += await revoker.revoke_user(db, user_id, now=now, reason=DEACTIVATED)
+                count += await revoker.revoke_user_keys(user_id, reason=DEACTIVATED, session=db)
         self._events.emit(
             EventName.USER_DEACTIVATED,
             user_id=user_id,

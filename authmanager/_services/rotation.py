@@ -87,7 +87,7 @@ class RotationService:
         store = self._store
         with self._reported(token, client):
             async with self._database.transaction(session) as db:
-                await store.lock_session(db, payload.sid)
+                locked = await self._sessions.lock(db, payload)
                 sid = await store.consume_refresh(
                     db, payload.jti, replaced_by=new_refresh_jti, now=now
                 )
@@ -96,7 +96,7 @@ class RotationService:
                     # must commit, so the error is raised after the transaction ends.
                     failure = await self._diagnose(db, payload, now, client)
                 else:
-                    row = await self._sessions.live_session(db, payload, sid, now)
+                    row = await self._sessions.require_live(db, payload, locked, now)
                     pair = await self._mint_rotation(db, payload, row, now, new_refresh_jti)
         if failure is not None:
             self._reporter.report(failure, token, client)
@@ -123,7 +123,7 @@ class RotationService:
         minted = Minted()
         with self._reported(token, client):
             async with self._database.transaction(session) as db:
-                await store.lock_session(db, payload.sid)
+                locked = await self._sessions.lock(db, payload)
                 row_token = await store.get_token(db, payload.jti)
                 if (
                     row_token is None
@@ -132,7 +132,7 @@ class RotationService:
                 ):
                     failure = await self._diagnose(db, payload, now, client, row_token)
                 else:
-                    row = await self._sessions.live_session(db, payload, payload.sid, now)
+                    row = await self._sessions.require_live(db, payload, locked, now)
                     self._issuer.mint(
                         minted,
                         token_type="access",

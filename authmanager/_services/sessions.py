@@ -287,3 +287,32 @@ class SessionService(Generic[UserT]):
         row = check_session(payload, await self._store.get_session(db, session_id), now)
         require_live_user(await self._users.get_user(db, payload.sub))
         return row
+
+    async def lock(self, db: AsyncSession, payload: TokenPayload) -> tuple[SessionRow | None, Any]:
+        """Lock *payload*'s session row and read it, with its user when the loader allows.
+
+        Returns the row (None when gone) and the user row (None when not joined: then
+        `require_live` loads it).
+        """
+        joined = getattr(self._users, "joined_user", None)
+        user = joined(payload.sub) if callable(joined) else None
+        return await self._store.lock_session(db, payload.sid, user)
+
+    async def require_live(
+        self,
+        db: AsyncSession,
+        payload: TokenPayload,
+        locked: tuple[SessionRow | None, Any],
+        now: datetime,
+    ) -> SessionRow:
+        """`live_session` on a row read by `lock` (the user loaded now if it was not joined).
+
+        Raises:
+            InvalidTokenError, ExpiredTokenError, RevokedTokenError: see `liveness`.
+        """
+        row, user = locked
+        row = check_session(payload, row, now)
+        if user is None:
+            user = await self._users.get_user(db, payload.sub)
+        require_live_user(user)
+        return row

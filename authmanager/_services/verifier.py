@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from authmanager._core.clock import utcnow
 from authmanager._core.database import Database
@@ -24,7 +24,7 @@ from authmanager._core.types import ClientInfo
 from authmanager._services.liveness import check_token_state, require_live_user
 from authmanager._services.rejections import RejectionReporter
 from authmanager.exceptions import InvalidTokenError
-from authmanager.loaders import UserLoader
+from authmanager.loaders import JoinedUser, UserLoader
 
 __all__ = ["Verifier"]
 
@@ -62,6 +62,10 @@ class Verifier(Generic[UserT]):
         self._users = users
         self._reporter = reporter
         self._events = events
+        joined = getattr(users, "joined_user", None)
+        self._joined: Callable[[str], JoinedUser | None] = (
+            joined if callable(joined) else lambda _user_id: None
+        )
 
     async def verify(
         self,
@@ -94,7 +98,10 @@ class Verifier(Generic[UserT]):
     async def verify_with_user(
         self, token: str, client: ClientInfo | None = None
     ) -> tuple[TokenPayload, UserT]:
-        """Verify an access token and load its live user, on one connection.
+        """Verify an access token and load its live user, in one round trip when it can.
+
+        A cached state leaves only the user to read; otherwise a loader that offers
+        `joined_user` gets its user row in the token-state statement itself.
 
         Raises:
             RevokedTokenError: also when the user is gone or inactive.
@@ -105,15 +112,38 @@ class Verifier(Generic[UserT]):
         try:
             payload = self._codec.decode(token, token_type="access")
             async with self._database.user_reading() as (conn, db):
-                await self._check_live(
-                    payload, lambda: self._store.token_state(conn, payload.jti), cached=True
-                )
-                user = require_live_user(await self._users.get_user(db, payload.sub))
+                cache = self._cache
+                state = None if cache is None else cache.lookup(payload)
+                if state is not None:
+                    check_token_state(payload, state, utcnow())
+                    user = await self._users.get_user(db, payload.sub)
+                else:
+                    user = await self._read_with_user(payload, conn, db)
+            user = require_live_user(user)
         except InvalidTokenError as exc:
             self._reporter.report(exc, token, client)
             raise
         self._observe(started)
         return payload, user
+
+    async def _read_with_user(
+        self, payload: TokenPayload, conn: AsyncSession | AsyncConnection, db: AsyncSession
+    ) -> UserT | None:
+        """Read the token's state (and, when the loader allows, its user) from the database."""
+        cache = self._cache
+        mark = None if cache is None else cache.mark(payload)  # before the SELECT
+        joined = self._joined(payload.sub)
+        if joined is not None:
+            state, user = await self._store.token_state_with_user(db, payload.jti, joined)
+        else:
+            state = await self._store.token_state(conn, payload.jti)
+        check_token_state(payload, state, utcnow())
+        if joined is None:
+            user = await self._users.get_user(db, payload.sub)
+        if cache is not None and mark is not None and state is not None:
+            cache.store(payload.jti, mark, state)
+        result: UserT | None = user
+        return result
 
     async def recheck(self, payload: TokenPayload) -> None:
         """Read *payload*'s stored state and its user again, bypassing the cache.
@@ -138,11 +168,11 @@ class Verifier(Generic[UserT]):
     ) -> None:
         """Check the token's stored state: from the state cache on a live hit, else by *read*."""
         cache = self._cache if cached else None
-        state = None if cache is None else cache.lookup(payload.jti)
+        state = None if cache is None else cache.lookup(payload)
         if state is not None:
             check_token_state(payload, state, utcnow())
             return
-        mark = None if cache is None else cache.mark()  # read before the SELECT
+        mark = None if cache is None else cache.mark(payload)  # before the SELECT
         state = await read()
         check_token_state(payload, state, utcnow())
         if cache is not None and mark is not None and state is not None:

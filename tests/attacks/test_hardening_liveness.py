@@ -16,12 +16,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, WebSocket
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketDisconnect
 
 from authmanager import AuthManager
 from authmanager._core.models import sessions, tokens
+from authmanager._services.revocation import RevocationService
+from authmanager.apikeys import ApiKeyService, ApiKeyStore, KeyFormat
+from authmanager.apikeys.tables import api_keys
 from authmanager.exceptions import RevokedTokenError
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
@@ -132,9 +135,13 @@ async def test_deactivation_ends_a_login_that_raced_with_it(
 
 
 async def test_per_request_check_stays_one_statement_after_deactivation(
-    manager: AuthManager[User], admin: User, engine: AsyncEngine
+    make_manager: MakeManager, admin: User, engine: AsyncEngine
 ) -> None:
-    """The mark costs no query: verifying a token is one SELECT, before and after."""
+    """The mark costs no query: verifying a token is one SELECT, before and after.
+
+    (State cache off, so that every verification reaches the database.)
+    """
+    manager = make_manager(state_cache="off")
     pair = await manager.create_token_pair({"sub": str(admin.id)})
     await manager.verify_token(pair.access_token)  # warm the pool
     with statements(engine) as seen:
@@ -145,6 +152,18 @@ async def test_per_request_check_stays_one_statement_after_deactivation(
     with statements(engine) as seen, pytest.raises(RevokedTokenError):
         await manager.verify_token(other.access_token)
     assert [s.split()[0].upper() for s in seen] == ["SELECT"]
+
+
+async def test_deactivation_reaches_cached_states_at_once(
+    manager: AuthManager[User], admin: User
+) -> None:
+    """With the state cache (the default), a cached live state is dropped by the mark."""
+    pair = await manager.create_token_pair({"sub": str(admin.id)})
+    await manager.verify_token(pair.access_token)
+    await manager.verify_token(pair.access_token)  # from the cache
+    await manager.deactivate_user(str(admin.id))
+    with pytest.raises(RevokedTokenError):
+        await manager.verify_token(pair.access_token)
 
 
 async def test_user_may_sign_in_again_after_reactivation(
@@ -242,3 +261,35 @@ async def test_open_websocket_is_closed_when_its_user_is_deactivated(
         closed = await sock.receive()
         assert closed["type"] == "websocket.close", closed
         assert closed["code"] == 4001
+
+
+async def test_deactivation_seam_ends_api_keys_in_the_same_transaction(
+    manager: AuthManager[User], admin: User, session_factory: Any, events: CapturingHook
+) -> None:
+    """`RevocationService(user_revokers=[ApiKeyService])`: sessions and keys end together."""
+    database = manager._store.database
+    keys = ApiKeyService(
+        database=database,
+        store=ApiKeyStore(),
+        key_format=KeyFormat(manager.settings.api_key_prefix),
+        events=manager._events,
+        settings=manager.settings,
+    )
+    revocations = RevocationService(
+        codec=manager._codec,
+        store=manager._store,
+        database=database,
+        events=manager._events,
+        user_revokers=[keys],
+    )
+    uid = str(admin.id)
+    pair = await manager.create_token_pair({"sub": uid})
+    await keys.create_api_key(uid, name="ci")
+    assert await revocations.deactivate_user(uid) == 3  # two tokens and one key
+    with pytest.raises(RevokedTokenError):
+        await manager.verify_token(pair.access_token)
+    async with session_factory() as db:
+        reasons = (await db.execute(select(api_keys.c.revoke_reason))).scalars().all()
+    assert reasons == ["user_deactivated"]
+    await manager.drain_events()
+    assert events.last(EventName.USER_DEACTIVATED).extra == {"revoked": 3}

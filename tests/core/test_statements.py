@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authmanager import AuthManager
 from tests.app import User
+from tests.conftest import MakeManager
 from tests.core.conftest import claims
 
 
@@ -69,18 +71,49 @@ def counting(engine: AsyncEngine) -> Iterator[Counter]:
         event.remove(sync, "rollback", on_rollback)
 
 
-async def test_verify_token_is_one_statement(
+async def listening(manager: AuthManager[User], token: str) -> None:
+    """Wait until the state cache serves *token* (on PostgreSQL: its LISTEN is up)."""
+    for _ in range(500):
+        await manager.verify_token(token)
+        with counting(manager.session_factory.kw["bind"]) as sent:
+            await manager.verify_token(token)
+        if not sent.statements:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the state cache never served the token")
+
+
+async def test_verify_token_is_one_statement_then_none(
     manager: AuthManager[User], user: User, engine: AsyncEngine
 ) -> None:
-    """Verifying a valid access token costs exactly one SELECT and writes nothing."""
+    """The first check of a token is one SELECT, writing nothing; later ones are cache hits."""
+    warm = await manager.create_token_pair(claims(user))
+    await manager.verify_token(warm.access_token)  # warm the pool and dialect
+    await listening(manager, warm.access_token)
     pair = await manager.create_token_pair(claims(user))
-    await manager.verify_token(pair.access_token)  # warm the pool and dialect
-    with counting(engine) as counter:
+    with counting(engine) as first:
         await manager.verify_token(pair.access_token)
-    print(f"\n[{engine.dialect.name}] verify_token: {counter.summary()}")
-    assert counter.statements == counter.work  # not even a BEGIN
-    assert counter.verbs == ["SELECT"]
-    assert counter.commits == 0
+    with counting(engine) as second:
+        await manager.verify_token(pair.access_token)
+    print(f"\n[{engine.dialect.name}] verify_token: {first.summary()} then {second.summary()}")
+    assert first.statements == first.work  # not even a BEGIN
+    assert first.verbs == ["SELECT"]
+    assert first.commits == 0
+    assert second.statements == []
+
+
+async def test_verify_token_without_the_cache_is_one_statement_each_time(
+    make_manager: MakeManager, user: User, engine: AsyncEngine
+) -> None:
+    """With `state_cache="off"`, every check is exactly one SELECT."""
+    manager = make_manager(state_cache="off")
+    pair = await manager.create_token_pair(claims(user))
+    await manager.verify_token(pair.access_token)
+    for _ in range(2):
+        with counting(engine) as counter:
+            await manager.verify_token(pair.access_token)
+        assert counter.verbs == ["SELECT"]
+        assert counter.statements == counter.work
 
 
 async def test_create_token_pair_is_one_transaction(
@@ -124,4 +157,7 @@ async def test_revoke_all_is_one_transaction(
         assert await manager.revoke_all_user_tokens(str(user.id)) == 6
     print(f"\n[{engine.dialect.name}] revoke_all_user_tokens: {counter.summary()}")
     assert counter.commits == 1
-    assert len(counter.work) <= 4
+    # PostgreSQL: one `SELECT pg_notify(...)` tells the other hosts' caches what ended.
+    notify = [s for s in counter.work if "pg_notify" in s]
+    assert len(notify) == (1 if engine.dialect.name == "postgresql" else 0)
+    assert len(counter.work) - len(notify) <= 4

@@ -1,0 +1,99 @@
+"""Fixtures of the account-flow tests: a service on the test database, real collaborators."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from authmanager._core.database import Database
+from authmanager._core.events import HookDispatcher
+from authmanager._core.ratelimit import RateLimiter
+from authmanager.accounts._outbox import Outbox
+from authmanager.accounts._service import AccountService
+from authmanager.accounts._tokens import ActionTokens
+from authmanager.testing import CapturingHook, CapturingSender
+from tests.accounts.support import Accounts, AccountUsers, CountingHasher, ManagerSessions
+from tests.conftest import MakeManager
+
+MakeAccounts = Callable[..., Accounts]
+
+
+@pytest.fixture
+async def make_accounts(
+    session_factory: async_sessionmaker[AsyncSession],
+    make_manager: MakeManager,
+    events: CapturingHook,
+) -> AsyncIterator[MakeAccounts]:
+    """Build the account flows; keyword arguments override settings.
+
+    `sender=` replaces the `CapturingSender`, `users=` the loader, `limiter_url=` the
+    rate-limit storage. Background work is drained at the end of the test.
+    """
+    built: list[Accounts] = []
+
+    def factory(
+        *,
+        sender: Any = None,
+        users: Any = None,
+        limiter_url: str = "memory://",
+        **overrides: Any,
+    ) -> Accounts:
+        overrides.setdefault("sender_timeout_seconds", 2.0)
+        manager = make_manager(**overrides)
+        settings = manager.settings
+        database = Database(session_factory)
+        dispatcher = HookDispatcher([events], timeout=2.0)
+        sender = CapturingSender() if sender is None else sender
+        outbox = Outbox(sender, events=dispatcher, timeout=settings.sender_timeout_seconds)
+        tokens = ActionTokens(database=database)
+        limiter = RateLimiter(limiter_url)
+        hasher = CountingHasher(settings)
+        sessions = ManagerSessions(manager)
+        users = AccountUsers() if users is None else users
+        service: AccountService[Any] = AccountService(
+            settings=settings,
+            database=database,
+            users=users,
+            hasher=hasher,
+            tokens=tokens,
+            outbox=outbox,
+            limiter=limiter,
+            events=dispatcher,
+            sessions=sessions,
+            revoker=sessions,
+        )
+        accounts = Accounts(
+            service=service,
+            tokens=tokens,
+            outbox=outbox,
+            dispatcher=dispatcher,
+            sender=sender,
+            events=events,
+            manager=manager,
+            sessions=sessions,
+            limiter=limiter,
+            hasher=hasher,
+            users=users,
+            factory=session_factory,
+        )
+        built.append(accounts)
+        return accounts
+
+    yield factory
+    for accounts in built:
+        await accounts.settle()
+
+
+@pytest.fixture
+def accounts(make_accounts: MakeAccounts) -> Accounts:
+    """The account flows with test settings (verification not required, limits on)."""
+    return make_accounts()
+
+
+@pytest.fixture
+def make_accounts_free(make_accounts: MakeAccounts) -> Accounts:
+    """The account flows with the account rate limit off."""
+    return make_accounts(account_rate_limit="")
