@@ -10,6 +10,8 @@ five attempts, and refreshes per address (60 a minute for the whole office).
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -19,7 +21,7 @@ from authmanager import AuthManager
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app
-from tests.conftest import PASSWORD, CreateUser, MakeManager, bearer, login
+from tests.conftest import PASSWORD, REDIS_ENV, CreateUser, MakeManager, bearer, login
 from tests.ratelimit.conftest import HashSpy
 
 From = Callable[..., httpx.AsyncClient]
@@ -200,3 +202,36 @@ async def test_unlock_login_needs_something_to_unlock(manager: AuthManager[User]
     """Neither a login nor an address is a mistake, not a silent no-op."""
     with pytest.raises(ValueError, match="login name, a client address"):
         await manager.unlock_login()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server of the shared-storage tests (AUTHMANAGER_TEST_REDIS_URL)."""
+    url = os.environ.get(REDIS_ENV)
+    if url:
+        return url
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {REDIS_ENV} is not set: the Redis tests must run in CI.")
+    pytest.skip(f"Redis not configured: set {REDIS_ENV}")
+
+
+@pytest.mark.redis
+async def test_the_three_limits_and_unlock_work_on_redis(
+    make_manager: MakeManager, from_ip: From, create_user: CreateUser, redis_url: str
+) -> None:
+    """Two workers on one Redis: account limit, known address, unlock (generations) shared."""
+    email = f"{uuid.uuid4().hex[:12]}@example.com"
+    await create_user(email)
+    settings = {"rate_limit_storage_url": redis_url, "login_account_rate_limit": "3/hour"}
+    a, b = make_manager(**settings), make_manager(**settings)
+    raw = uuid.uuid4().bytes
+    home, office = f"10.{raw[0]}.{raw[1]}.1", f"10.{raw[0]}.{raw[1]}.2"
+    assert (await login(from_ip(a, home), email)).status_code == 200
+    for n in range(3):
+        stranger = from_ip((a, b)[n % 2], f"10.{raw[2]}.{raw[3]}.{n + 1}")
+        assert (await login(stranger, email, "guess")).status_code == 401
+    assert (await login(from_ip(b, office), email)).status_code == 429  # account, on b
+    assert (await login(from_ip(b, home), email)).status_code == 200  # known on a, seen by b
+    assert (await login(from_ip(a, office), email)).status_code == 429  # and on a
+    await b.unlock_login(email)  # on the other worker
+    assert (await login(from_ip(a, office), email)).status_code == 200
