@@ -66,7 +66,7 @@ class LoginService(Generic[UserT]):
         """Return the user whose login and password match (see `AuthManager.authenticate`).
 
         With *announce* false, `login.succeeded` is left to whoever starts the session
-        (`SessionService.start`), so the event can name it.
+        (`SessionService.start(..., announce=True)`), so the event can name it.
         """
         ctx = {"client_ip": client.ip_address, "user_agent": client.user_agent}
         async with self._limiter.attempt(login, ip=client.ip_address) as attempt:

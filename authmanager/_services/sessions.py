@@ -204,20 +204,22 @@ class SessionService(Generic[UserT]):
         amr: Sequence[str],
         fresh: bool = True,
         session: AsyncSession | None = None,
+        announce: bool = False,
     ) -> TokenPair:
         """Start a login session for *user*, who has just proved who they are by *amr*.
 
         The tokens carry the loader's `token_claims(user)` and `amr`; *fresh* marks the
-        access token as a recent sign-in (for `fresh_user`). Reports `login.succeeded`,
-        naming the new session (and `amr`), then `token.issued`: a flow that signs
-        someone in through here reports no `login.succeeded` of its own.
+        access token as a recent sign-in (for `fresh_user`). With *announce*, reports
+        `login.succeeded`, naming the new session (and `amr`), before `token.issued`;
+        flows that report their own `login.succeeded` leave it false. An inactive user
+        never gets a session, whatever proved who they are.
 
         Raises:
             InvalidCredentialsError: the user is inactive (the answer of a wrong
                 password: which it was goes to the `login.failed` event only).
             TokenStoreUnavailableError: nothing was issued.
         """
-        if not user_is_active(user):  # whatever proved who they are, the one rule holds
+        if not user_is_active(user):  # the one rule, whichever flow calls
             self._events.emit(
                 EventName.LOGIN_FAILED,
                 user_id=user_id_of(user),
@@ -236,14 +238,15 @@ class SessionService(Generic[UserT]):
             amr=amr,
             session=session,
         )
-        self._events.emit(
-            EventName.LOGIN_SUCCEEDED,
-            user_id=sub,
-            session_id=pair.session_id,
-            client_ip=client.ip_address,
-            user_agent=client.user_agent,
-            extra={"amr": " ".join(amr)},
-        )
+        if announce:
+            self._events.emit(
+                EventName.LOGIN_SUCCEEDED,
+                user_id=sub,
+                session_id=pair.session_id,
+                client_ip=client.ip_address,
+                user_agent=client.user_agent,
+                extra={"amr": " ".join(amr)},
+            )
         self._issued(pair, sub, access_jti, client)
         return pair
 

@@ -119,7 +119,7 @@ def add_token_routes(
         client = await binder.login_client(request, client, form.device_id)
         user = await logins.authenticate(form.username, form.password, client, None, announce=False)
         # `start` reports login.succeeded, naming the session it started.
-        pair = await sessions.start(user, client=client, amr=["pwd"], fresh=True)
+        pair = await sessions.start(user, client=client, amr=["pwd"], fresh=True, announce=True)
         return token_response(settings, transport, pair, response)
 
     @router.post(
