@@ -224,6 +224,10 @@ class LoginLimiter:
         """Forget every count (for tests and administrators); see `RateLimiter.reset`."""
         await self._limiter.reset()
 
+    async def aclose(self) -> None:
+        """Close the storage's connections (see `RateLimiter.aclose`)."""
+        await self._limiter.aclose()
+
     def _release(self, attempt: Attempt) -> None:
         if not attempt.reserved or attempt.ip is None:
             return

@@ -137,6 +137,13 @@ class RateLimiter:
                 "The rate-limit storage is unavailable; requests are refused until it returns."
             ) from exc
 
+    async def aclose(self) -> None:
+        """Close the storage's connections (Redis); nothing to do in memory."""
+        bridge = getattr(self._storage, "bridge", None)  # limits' redis-py client holder
+        close = getattr(getattr(bridge, "storage", None), "aclose", None)
+        if close is not None:
+            await close()
+
     async def reset(self) -> None:
         """Forget every count (for tests and administrators).
 

@@ -235,3 +235,5 @@ async def test_the_three_limits_and_unlock_work_on_redis(
     assert (await login(from_ip(a, office), email)).status_code == 429  # and on a
     await b.unlock_login(email)  # on the other worker
     assert (await login(from_ip(a, office), email)).status_code == 200
+    await a.aclose()  # the Redis connections
+    await b.aclose()
