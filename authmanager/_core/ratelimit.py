@@ -37,12 +37,31 @@ def _storage(url: str) -> Storage:
                 # An unreachable server must fail the request (503), not hang it.
                 socket_connect_timeout=_REDIS_TIMEOUT,
                 socket_timeout=_REDIS_TIMEOUT,
+                **_reconnecting(),
             )
         except Exception as exc:  # the dependency check raises a bare ConfigurationError
             raise ImportError(
                 "A Redis rate-limit storage needs redis: pip install 'authmanager[redis]'."
             ) from exc
     raise ValueError(f"Unsupported AUTH_RATE_LIMIT_STORAGE_URL scheme in {url.split(':')[0]!r}.")
+
+
+def _reconnecting() -> dict[str, Any]:
+    """redis-py options: a pooled connection broken by a Redis restart is retried once.
+
+    An idle connection is checked before use, and a command that fails on a broken one
+    runs once more on a fresh connection (redis-py retries nothing by default).
+    """
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.retry import Retry
+
+    return {
+        "health_check_interval": 30,
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "retry": Retry(NoBackoff(), 1),
+    }
 
 
 def _key(kind: str, value: str) -> str:

@@ -107,7 +107,7 @@ class SessionMethods(Generic[UserT]):
         Call it at shutdown (the lifespan of `install` does).
 
         Raises:
-            Nothing.
+            Nothing: failures are logged, never raised.
         """
         await self._events.drain()
         if self._state_cache is not None:
