@@ -17,14 +17,16 @@ from authmanager._core.dpop import DPoPVerifier
 from authmanager._core.events import HookDispatcher
 from authmanager._core.issuer import Issuer
 from authmanager._core.keys import KeyRing
+from authmanager._core.loginlimit import LoginLimiter
 from authmanager._core.models import metadata
 from authmanager._core.passwords import PasswordHasher
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.ratelimit import RateLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager._core.sqlite import configure_sqlite
 from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenCodec, TokenPayload
 from authmanager._core.types import ClientInfo
+from authmanager._facade.admin import AdminMethods
 from authmanager._facade.passwords import PasswordMethods
 from authmanager._facade.sessions import SessionMethods
 from authmanager._facade.tokens import TokenMethods
@@ -54,7 +56,11 @@ _NO_CLIENT = ClientInfo()
 
 
 class AuthManager(
-    PasswordMethods[UserT], TokenMethods[UserT], SessionMethods[UserT], Generic[UserT]
+    PasswordMethods[UserT],
+    TokenMethods[UserT],
+    SessionMethods[UserT],
+    AdminMethods[UserT],
+    Generic[UserT],
 ):
     """Stateful JWT authentication for one FastAPI application (or audience).
 
@@ -109,7 +115,9 @@ class AuthManager(
             _with_audit_log(list(hooks), settings.audit_log),
             timeout=settings.hook_timeout_seconds,
         )
-        self._limiter = LoginLimiter(settings)
+        # One storage for every limit; each kind of key has a space of its own.
+        self._rate_limiter = RateLimiter(settings.rate_limit_storage_url)
+        self._limiter = LoginLimiter(settings, self._rate_limiter)
         self._store = store
         self._codec = codec
         self._state_cache = state_cache
@@ -197,7 +205,7 @@ class AuthManager(
             settings=settings, verifier=self._verifier, binder=binder, transport=deps.transport
         )
         self._health = HealthService(database=database)
-        self.router: APIRouter = new_router()
+        self.router: APIRouter = new_router(max_body_bytes=settings.max_body_bytes)
         """The `APIRouter` with `/login`, `/refresh`, `/logout`, sessions, health and JWKS.
 
         Its lifespan, which FastAPI merges into the application's, refuses to start when

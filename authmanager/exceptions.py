@@ -72,6 +72,8 @@ class Reason(StrEnum):
     LOGIN_TAKEN = "login_taken"
     # OAuth 2.0 token endpoint
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
+    # Hardening
+    BODY_TOO_LARGE = "body_too_large"
 
 
 class AuthError(Exception):

@@ -71,6 +71,7 @@ class Dependencies(Generic[UserT]):
         self._scope_checks: dict[frozenset[str], PayloadDependency] = {}
         self._token = self._build_token()
         self.token_data: PayloadDependency = self._build_token_data()
+        self.live_token_data: PayloadDependency = self._build_live_token_data()
         self.current_user: UserDependency[UserT] = self._build_current_user()
         self.optional_user: UserDependency[UserT | None] = self._build_optional_user()
         self.fresh_user: UserDependency[UserT] = self._build_fresh_user()
@@ -131,6 +132,22 @@ class Dependencies(Generic[UserT]):
             return payload
 
         return token_data
+
+    def _build_live_token_data(self) -> PayloadDependency:
+        resolve, token_dep = self._resolve, self._token
+
+        async def live_token_data(
+            request: Request, token: str | None = Depends(token_dep)
+        ) -> TokenPayload:
+            """The payload, only while the loader still reports its user live (else 401).
+
+            For the library's own routes that act for the user (sessions): the user is
+            read on the same connection as the token's state.
+            """
+            payload, _ = await resolve(request, token, with_user=True)
+            return payload
+
+        return live_token_data
 
     def _build_current_user(self) -> UserDependency[UserT]:
         resolve, token_dep = self._resolve, self._token
@@ -194,8 +211,11 @@ class Dependencies(Generic[UserT]):
         transport = self.transport
 
         async def refresh_token_from_cookie(request: Request) -> str:
-            """The refresh token from its cookie (else 401)."""
+            """The refresh token from its cookie (else 401); 403 for a cross-site request."""
             with as_http():
+                # Whatever the application does with it, a request from another site
+                # must not reach the cookie (CSRF).
+                transport.check_origin(request)
                 value = transport.refresh_cookie(request)
                 if value is None:
                     raise InvalidTokenError(

@@ -46,6 +46,7 @@ _BY_REASON: dict[Reason, _Answer] = {
     Reason.DUPLICATE_CREDENTIALS: _Answer(401, "invalid_request"),
     Reason.MISSING: _Answer(401, "invalid_request"),
     Reason.UNSUPPORTED_GRANT_TYPE: _Answer(400, "unsupported_grant_type"),
+    Reason.BODY_TOO_LARGE: _Answer(413, "invalid_request"),
 }
 _BY_CLASS: list[tuple[type[AuthError], _Answer]] = [
     (InvalidCredentialsError, _Answer(401, "invalid_grant")),

@@ -59,7 +59,12 @@ async def test_login_emits_login_succeeded_then_token_issued(
     assert await settled(manager, events) == ["login.succeeded", "token.issued"]
     uid, token = str(user.id), claims(access)
     assert_event(
-        events.last(EventName.LOGIN_SUCCEEDED), user_id=uid, client_ip=IP, user_agent=AGENT
+        events.last(EventName.LOGIN_SUCCEEDED),
+        user_id=uid,
+        session_id=token["sid"],  # the session the login started (issue 11)
+        client_ip=IP,
+        user_agent=AGENT,
+        extra={"amr": "pwd"},
     )
     assert_event(
         events.last(EventName.TOKEN_ISSUED),

@@ -23,9 +23,13 @@ LIMIT = 5  # the default "5/15 minutes"
 
 
 async def test_burst_of_wrong_passwords_hashes_at_most_the_limit(
-    manager: AuthManager[User], client_from: Client, user: User, events: CapturingHook
+    make_manager: MakeManager, client_from: Client, user: User, events: CapturingHook
 ) -> None:
-    """20 concurrent wrong passwords for one login (20 IPs): 5 hashes and 401s, 15 429s."""
+    """20 concurrent wrong passwords for one login (20 IPs): 5 hashes and 401s, 15 429s.
+
+    From 20 addresses only the account limit applies (set to 5 here; 30/hour by default).
+    """
+    manager = make_manager(login_account_rate_limit="5/15 minutes")
     spy = HashSpy(manager)
     clients = [client_from(manager, f"198.51.100.{n}") for n in range(1, 21)]
     responses = await asyncio.gather(
@@ -82,8 +86,8 @@ async def test_different_login_names_do_not_wait_for_each_other(
 
 
 async def test_limit_off_takes_no_turns(make_manager: MakeManager) -> None:
-    """With login limiting off, `attempt()` creates no lock at all."""
-    limiter = make_manager(login_rate_limit="")._limiter
+    """With both per-name limits off, `attempt()` creates no lock at all."""
+    limiter = make_manager(login_rate_limit="", login_account_rate_limit="")._limiter
     async with limiter.attempt("alice@example.com"), limiter.attempt("alice@example.com"):
         assert limiter._turns == {}
 

@@ -1,4 +1,4 @@
-"""Failed logins limited per client IP and per login name, before any hashing; refresh too."""
+"""Failed logins limited per login name and address, per name, per address, before hashing."""
 
 from __future__ import annotations
 
@@ -30,9 +30,13 @@ def assert_rate_limited(response: httpx.Response) -> None:
 
 
 async def test_sixth_failed_login_from_one_ip_is_429_before_hashing(
-    manager: AuthManager[User], client_from: Client, user: User, events: CapturingHook
+    make_manager: MakeManager, client_from: Client, user: User, events: CapturingHook
 ) -> None:
-    """Five failures from one IP (any login names); the sixth try is 429 and hashes nothing."""
+    """Five failures from one IP (any login names); the sixth try is 429 and hashes nothing.
+
+    The per-address limit is `login_ip_rate_limit` (200/hour by default: an office NAT).
+    """
+    manager = make_manager(login_ip_rate_limit="5/15 minutes")
     spy = HashSpy(manager)
     client = client_from(manager, "198.51.100.1")
     for n in range(5):
@@ -54,8 +58,11 @@ async def test_sixth_failed_login_from_one_ip_is_429_before_hashing(
 async def test_limit_per_login_name_holds_across_ips(
     make_manager: MakeManager, client_from: Client, create_user: CreateUser, events: CapturingHook
 ) -> None:
-    """Five failures on one login from five proxied IPs lock that login, not others."""
-    manager = make_manager(trusted_proxies=["10.0.0.0/8"])
+    """Five failures on one login from five proxied IPs lock that login, not others.
+
+    From many addresses the account limit applies (`login_account_rate_limit`, 5 here).
+    """
+    manager = make_manager(trusted_proxies=["10.0.0.0/8"], login_account_rate_limit="5/15 minutes")
     alice = await create_user("alice@example.com")
     bob_user = await create_user("bob@example.com")
     spy = HashSpy(manager)

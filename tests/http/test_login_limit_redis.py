@@ -47,10 +47,13 @@ async def test_two_workers_share_failed_login_counts(
 async def test_login_name_limit_is_shared_across_workers_and_ips(
     make_manager: MakeManager, client_from: Client, create_user: CreateUser, redis_url: str
 ) -> None:
-    """Failures on one login from different IPs and workers add up in Redis."""
+    """Failures on one login from different IPs and workers add up in Redis (account limit)."""
     email = f"{uuid.uuid4().hex[:12]}@example.com"
     await create_user(email)
-    workers = [make_manager(rate_limit_storage_url=redis_url) for _ in range(2)]
+    workers = [
+        make_manager(rate_limit_storage_url=redis_url, login_account_rate_limit="5/15 minutes")
+        for _ in range(2)
+    ]
     for n in range(5):
         client = client_from(workers[n % 2], unique_ip())
         assert (await login(client, email, "wrong")).status_code == 401

@@ -6,9 +6,10 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from authmanager._core.settings import AuthSettings
+from authmanager._core.text import has_control
 from authmanager._core.tokens import TokenPayload
 from authmanager._services.binding import Binder
 from authmanager._services.logins import LoginService
@@ -21,9 +22,6 @@ from authmanager._web.schemas import DetailBody, RefreshBody, RevokedBody, Token
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 
 __all__ = ["add_token_routes"]
-
-MAX_BODY_BYTES = 32 * 1024
-
 
 def _refresh_openapi(settings: AuthSettings) -> dict[str, Any]:
     """The OpenAPI body and CSRF header of `/refresh`: every part optional, form first.
@@ -100,6 +98,15 @@ class LoginForm(BaseModel):
     )
     device_id: str | None = Field(default=None, max_length=128)
 
+    @field_validator("username", "device_id")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        # A NUL or other control character is nobody's login name; PostgreSQL would
+        # refuse it in a query (a 503), and a log line would carry it.
+        if value is not None and has_control(value):
+            raise ValueError("must not contain control characters")
+        return value
+
 
 async def _read_body_token(request: Request, login_url: str) -> str | None:
     """Return the refresh token of a JSON or form body; None for none (then the cookie).
@@ -112,11 +119,9 @@ async def _read_body_token(request: Request, login_url: str) -> str | None:
         AuthError: the form names another grant type (answered 400).
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    raw = await request.body()
+    raw = await request.body()  # bounded by the route class (`max_body_bytes`)
     if not raw:
         return None
-    if len(raw) > MAX_BODY_BYTES:
-        raise ValueError("The request body is too large.")
     if content_type == "application/x-www-form-urlencoded":
         form = await request.form()
         grant = form.get("grant_type") or None  # blank: what Swagger UI sends, untouched
@@ -164,7 +169,7 @@ def add_token_routes(
         name="authmanager:login",
         response_model=TokenBody,
         response_model_exclude_none=True,
-        responses=errors(400, 401, 403, 422, 429, 503),
+        responses=errors(400, 401, 403, 413, 422, 429, 503),
         summary="Log in with the OAuth 2.0 password grant",
         dependencies=[Depends(password_grant)],
     )
@@ -174,9 +179,12 @@ def add_token_routes(
         transport.check_origin(request)
         client = transport.client(request)
         client = await binder.login_client(request, client, form.device_id)
-        user = await logins.authenticate(form.username, form.password, client, None)
+        user = await logins.authenticate(form.username, form.password, client, None, announce=False)
         scopes = form.scope.split() or None
-        pair = await sessions.start(user, client=client, amr=["pwd"], fresh=True, scopes=scopes)
+        # `start` reports login.succeeded, naming the session it started.
+        pair = await sessions.start(
+            user, client=client, amr=["pwd"], fresh=True, scopes=scopes, announce=True
+        )
         return token_response(settings, transport, pair, response)
 
     @router.post(
@@ -184,11 +192,14 @@ def add_token_routes(
         name="authmanager:refresh",
         response_model=TokenBody,
         response_model_exclude_none=True,
-        responses=errors(400, 401, 403, 422, 429, 503),
+        responses=errors(400, 401, 403, 413, 422, 429, 503),
         summary="Rotate the refresh token (cookie, JSON or OAuth 2.0 form)",
         openapi_extra=_refresh_openapi(settings),
     )
     async def refresh(request: Request, response: Response) -> Any:
+        # Before anything else, whatever carries the token: a cross-site form posting the
+        # attacker's own refresh token would set their cookies in the victim's browser.
+        transport.check_origin(request)
         cookie = transport.refresh_cookie(request)
         try:
             body_token = await _read_body_token(request, login_url)
@@ -205,7 +216,6 @@ def add_token_routes(
         if token is None:
             raise InvalidTokenError("No refresh token was sent.", reason=Reason.MISSING)
         if body_token is None:
-            transport.check_origin(request)
             transport.check_double_submit(request)
         client = await binder.with_proof(request, transport.client(request))
         pair = await rotation.rotate(token, client, None)
@@ -236,7 +246,7 @@ def add_token_routes(
         name="authmanager:fresh",
         response_model=TokenBody,
         response_model_exclude_none=True,
-        responses=errors(401, 403, 422, 429, 503),
+        responses=errors(401, 403, 413, 422, 429, 503),
         summary="Re-enter the password for a fresh access token in this session",
     )
     async def fresh(
