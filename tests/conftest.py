@@ -202,20 +202,29 @@ def events() -> CapturingHook:
 
 
 @pytest.fixture
-def make_manager(
+async def make_manager(
     session_factory: async_sessionmaker[AsyncSession], events: CapturingHook
-) -> MakeManager:
-    """Build a manager on the test database; keyword arguments override settings."""
+) -> AsyncIterator[MakeManager]:
+    """Build managers on the test database; keyword arguments override settings.
+
+    Each manager is closed after the test (`aclose`: its Redis connections, listener and
+    pending events), so nothing it opened outlives the test.
+    """
+    built: list[AuthManager[User]] = []
 
     def factory(*, hooks: list[Any] | None = None, **overrides: Any) -> AuthManager[User]:
-        return AuthManager(
+        manager = AuthManager(
             settings=test_settings(**overrides),
             session_factory=session_factory,
             user_loader=Users(),
             hooks=[events] if hooks is None else hooks,
         )
+        built.append(manager)
+        return manager
 
-    return factory
+    yield factory
+    for manager in built:
+        await asyncio.wait_for(manager.aclose(), timeout=10)
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ from authmanager import AuthManager
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app
-from tests.attacks.conftest import Victim, nothing_reported, snapshot
 from tests.attacks.hardening import Body, raw_request
 from tests.conftest import MakeManager, bearer, client_for
+from tests.support.attacks import Victim
+from tests.support.events import nothing_reported
+from tests.support.rows import snapshot
 
 LIMIT = 64 * 1024
 CHUNK = 16 * 1024
@@ -39,6 +41,7 @@ def _assert_413(status: int, body: dict[str, Any], limit: int = LIMIT) -> None:
     assert body == {
         "detail": f"The request body exceeds {limit} bytes.",
         "error": "invalid_request",
+        "error_description": f"The request body exceeds {limit} bytes.",
         "reason": "body_too_large",
     }
 

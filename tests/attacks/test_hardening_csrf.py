@@ -22,8 +22,9 @@ from authmanager import AuthManager, install_exception_handlers
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app
-from tests.attacks.conftest import nothing_reported, snapshot
 from tests.conftest import PASSWORD, CreateUser, bearer, client_for, csrf_headers, login
+from tests.support.events import nothing_reported
+from tests.support.rows import snapshot
 
 SAME_ORIGIN = {"Origin": "https://testserver", "Sec-Fetch-Site": "same-origin"}
 ORIGINS = [

@@ -14,7 +14,7 @@ from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User
 from tests.conftest import bearer, login
-from tests.http.support import claims
+from tests.support.tokens import claims
 
 
 async def test_login_succeeded_names_the_session_of_its_tokens(

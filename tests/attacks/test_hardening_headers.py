@@ -26,10 +26,11 @@ from authmanager._core.models import sessions
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app
-from tests.attacks.conftest import nothing_reported, snapshot
 from tests.attacks.hardening import Body, raw_request
-from tests.binding.support import DPoPKey
 from tests.conftest import PASSWORD, MakeManager, client_for, login
+from tests.support.dpop import DPoPKey
+from tests.support.events import nothing_reported
+from tests.support.rows import snapshot
 
 FORM = b"application/x-www-form-urlencoded"
 PROXY = ("10.1.2.3", 40000)

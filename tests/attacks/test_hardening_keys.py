@@ -18,9 +18,9 @@ from authmanager import AuthSettings
 from authmanager._core.settings import DEFAULT_SECRET, InsecureSettingsWarning
 from authmanager.testing import TEST_SECRET
 from tests.app import User, make_app
-from tests.attacks.conftest import parts
 from tests.conftest import MakeManager, bearer, client_for, login
-from tests.security.keys import private_pem, public_pem
+from tests.support.keys import private_pem, public_pem
+from tests.support.tokens import parts
 
 STRONG = "s" * 48
 

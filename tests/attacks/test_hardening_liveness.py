@@ -29,7 +29,6 @@ from authmanager.exceptions import RevokedTokenError
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app
-from tests.attacks.conftest import snapshot
 from tests.attacks.hardening import statements, websocket
 from tests.conftest import (
     PASSWORD,
@@ -40,6 +39,7 @@ from tests.conftest import (
     csrf_headers,
     login,
 )
+from tests.support.rows import snapshot
 
 PROTECTED = [
     pytest.param("GET", "/me", id="current_user"),

@@ -20,7 +20,7 @@ from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User
 from tests.conftest import PASSWORD, CreateUser, bearer, login
-from tests.ratelimit.conftest import HashSpy
+from tests.support.spies import HashSpy
 
 FAILURES = [
     ("nobody@example.com", PASSWORD, "bad_credentials"),
@@ -63,7 +63,7 @@ async def test_every_failed_login_gets_the_same_answer(
     assert dict(headers)["www-authenticate"] == "Bearer"
     assert body == (
         b'{"detail":"Incorrect login or password.","error":"invalid_grant",'
-        b'"reason":"bad_credentials"}'
+        b'"error_description":"Incorrect login or password.","reason":"bad_credentials"}'
     )
 
 

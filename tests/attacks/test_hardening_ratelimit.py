@@ -22,7 +22,7 @@ from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app
 from tests.conftest import PASSWORD, REDIS_ENV, CreateUser, MakeManager, bearer, login
-from tests.ratelimit.conftest import HashSpy
+from tests.support.spies import HashSpy
 
 From = Callable[..., httpx.AsyncClient]
 

@@ -23,9 +23,9 @@ from authmanager.exceptions import InvalidCredentialsError, RateLimitExceededErr
 from authmanager.hooks import EventName
 from authmanager.testing import TEST_SECRET, CapturingHook, test_settings
 from tests.app import User, make_app
-from tests.attacks.conftest import snapshot
 from tests.attacks.hardening import raw_request
 from tests.conftest import MakeManager, client_for, login
+from tests.support.rows import snapshot
 
 
 @pytest.mark.parametrize("session_id", ["\x00", "s\xe9ance", "a" * 65, "x'--"])

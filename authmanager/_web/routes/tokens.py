@@ -23,6 +23,7 @@ from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 
 __all__ = ["add_token_routes"]
 
+
 def _refresh_openapi(settings: AuthSettings) -> dict[str, Any]:
     """The OpenAPI body and CSRF header of `/refresh`: every part optional, form first.
 
