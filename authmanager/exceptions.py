@@ -70,6 +70,8 @@ class Reason(StrEnum):
     EMAIL_NOT_VERIFIED = "email_not_verified"
     TOKEN_USED = "token_used"
     LOGIN_TAKEN = "login_taken"
+    # API keys and administration
+    WRONG_CREDENTIAL = "wrong_credential"
 
 
 class AuthError(Exception):

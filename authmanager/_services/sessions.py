@@ -19,6 +19,7 @@ from authmanager._core.tokens import TokenPair, TokenPayload
 from authmanager._core.types import ClientInfo, SessionInfo
 from authmanager._services.binding import Binder
 from authmanager._services.liveness import check_session, require_live_user, user_id_of
+from authmanager._services.sessioncap import SessionCap
 from authmanager.hooks import EventName
 from authmanager.loaders import UserLoader
 
@@ -41,6 +42,7 @@ class SessionService(Generic[UserT]):
         binder: The binding claims of a new session (device, DPoP key, ...).
         users: The application's loader (its optional `token_claims(user)`).
         events: Where `token.issued` goes.
+        cap: `max_sessions_per_user`, applied to every new login session (or None).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class SessionService(Generic[UserT]):
         binder: Binder,
         users: UserLoader[UserT],
         events: HookDispatcher,
+        cap: SessionCap | None = None,
     ) -> None:
         self._issuer = issuer
         self._store = store
@@ -59,6 +62,7 @@ class SessionService(Generic[UserT]):
         self._binder = binder
         self._users = users
         self._events = events
+        self._cap = cap
 
     async def create_access_token(
         self,
@@ -154,6 +158,7 @@ class SessionService(Generic[UserT]):
                 dpop_jkt=client.dpop_jkt,
             )
             await self._store.insert_tokens(db, minted.rows)
+            evicted = [] if self._cap is None else await self._cap.make_room(db, sub, sid, now)
         self._events.emit(
             EventName.TOKEN_ISSUED,
             user_id=sub,
@@ -162,6 +167,8 @@ class SessionService(Generic[UserT]):
             client_ip=client.ip_address,
             user_agent=client.user_agent,
         )
+        if evicted and self._cap is not None:
+            self._cap.report(sub, evicted, sid, client)
         return self._issuer.pair(minted, sid, now)
 
     async def start(
@@ -217,6 +224,7 @@ class SessionService(Generic[UserT]):
                 expires_at=min(row.expires_at, row.refresh_expires_at or row.expires_at),
                 user_agent=row.user_agent,
                 ip_address=row.ip_address,
+                impersonated_by=row.impersonated_by,
             )
             for row in rows
         ]

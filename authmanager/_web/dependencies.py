@@ -20,15 +20,19 @@ from authmanager._services.rejections import RejectionReporter
 from authmanager._services.revocation import RevocationService
 from authmanager._services.verifier import Verifier
 from authmanager._web.http import as_http, to_http
+from authmanager._web.keyauth import KeyAuth
 from authmanager._web.transport import BearerScheme, Transport
+from authmanager.apikeys import ApiKeyVerifier, Principal
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
 
-__all__ = ["Dependencies", "PayloadDependency", "UserDependency"]
+__all__ = ["Dependencies", "PayloadDependency", "PrincipalDependency", "UserDependency"]
 
 UserT = TypeVar("UserT")
 #: A dependency that gives the verified payload.
 PayloadDependency = Callable[..., Awaitable[TokenPayload]]
+#: A dependency that gives an access token's payload or an API key's principal.
+PrincipalDependency = Callable[..., Awaitable[Principal]]
 #: A dependency that gives the user of type *UserT*.
 UserDependency = Callable[..., Awaitable[UserT]]
 
@@ -42,6 +46,8 @@ class Dependencies(Generic[UserT]):
         binder: DPoP proof, device and network checks of each request.
         revocations: Ends sessions for `logout` and `logout_all`.
         reporter: Reports refusals that happen before token verification.
+        api_keys: Verifies API keys (`api_key_user`, `current_principal`, and the
+            scope and validator checks, which take a token or a key).
     """
 
     def __init__(
@@ -52,6 +58,7 @@ class Dependencies(Generic[UserT]):
         binder: Binder,
         revocations: RevocationService,
         reporter: RejectionReporter,
+        api_keys: ApiKeyVerifier,
     ) -> None:
         self._verifier = verifier
         self._binder = binder
@@ -65,10 +72,16 @@ class Dependencies(Generic[UserT]):
             on_reject=self._report,
         )
         self.transport = Transport(settings, on_reject=self._report)
-        self._validators: dict[Callable[[TokenPayload], bool], PayloadDependency] = {}
-        self._scope_checks: dict[frozenset[str], PayloadDependency] = {}
+        self.keys = KeyAuth(
+            verifier=api_keys, bearer=self.bearer, transport=self.transport, on_reject=self._report
+        )
+        self._validators: dict[Callable[[Principal], bool], PrincipalDependency] = {}
+        self._scope_checks: dict[frozenset[str], PrincipalDependency] = {}
         self._token = self._build_token()
         self.token_data: PayloadDependency = self._build_token_data()
+        self.principal: PrincipalDependency = self._build_principal()
+        self.api_key_user: UserDependency[UserT] = self._build_api_key_user()
+        self.current_principal: UserDependency[UserT] = self._build_current_principal()
         self.current_user: UserDependency[UserT] = self._build_current_user()
         self.optional_user: UserDependency[UserT | None] = self._build_optional_user()
         self.fresh_user: UserDependency[UserT] = self._build_fresh_user()
@@ -92,6 +105,7 @@ class Dependencies(Generic[UserT]):
         with as_http():
             if token is None:
                 raise InvalidTokenError("Not authenticated.", reason=Reason.MISSING)
+            self.keys.refuse_key(request, token)  # a key is never an access token
             client = self.transport.client(request)
             if with_user:
                 payload, user = await self._verifier.verify_with_user(token, client)
@@ -151,7 +165,9 @@ class Dependencies(Generic[UserT]):
         async def fresh_user(request: Request, token: str | None = Depends(token_dep)) -> Any:
             """The user, only if the token came from a sign-in within the fresh window."""
             payload, user = await resolve(request, token, with_user=True)
-            if payload.get("fresh") is not True or utcnow() - payload.iat > window:
+            # An impersonation token (RFC 8693 `act`) is never fresh, whatever it says.
+            stale = payload.get("fresh") is not True or payload.get("act") is not None
+            if stale or utcnow() - payload.iat > window:
                 raise to_http(
                     InvalidTokenError(
                         "This action needs a recent login; re-enter your password.",
@@ -224,39 +240,92 @@ class Dependencies(Generic[UserT]):
                     client_ip=client.ip_address,
                     user_agent=client.user_agent,
                     reason="logout_all",
+                    cause="logout_all",  # API keys per `api_keys_on_logout_all`
                 )
             transport.clear_cookies(response)
             return {"detail": "Logged out of every session.", "revoked": count}
 
         return logout_all
 
-    def token_validator(self, fn: Callable[[TokenPayload], bool]) -> PayloadDependency:
-        """A dependency answering 403 unless `fn(payload)` is true; memoised on *fn*."""
+    def _build_principal(self) -> PrincipalDependency:
+        resolve, keys, token_dep = self._resolve, self.keys, self._token
+
+        async def principal(
+            request: Request,
+            token: str | None = Depends(token_dep),
+            key: str | None = Depends(keys.scheme),
+        ) -> Principal:
+            """An access token's payload, or an API key's principal (one query; else 401)."""
+            value = keys.pick(request, token, key)
+            if value is None:
+                payload, _ = await resolve(request, token, with_user=False)
+                return payload
+            found, _ = await keys.resolve(request, value, with_user=False)
+            return found
+
+        return principal
+
+    def _build_api_key_user(self) -> UserDependency[UserT]:
+        keys = self.keys
+
+        async def api_key_user(request: Request, key: str | None = Depends(keys.scheme)) -> Any:
+            """The user of the request's API key (`X-API-Key` or Bearer); never a token."""
+            _, user = await keys.resolve(request, keys.only(request, key), with_user=True)
+            return user
+
+        return api_key_user
+
+    def _build_current_principal(self) -> UserDependency[UserT]:
+        resolve, keys, token_dep = self._resolve, self.keys, self._token
+
+        async def current_principal(
+            request: Request,
+            token: str | None = Depends(token_dep),
+            key: str | None = Depends(keys.scheme),
+        ) -> Any:
+            """The user of the request's access token or API key (else 401)."""
+            value = keys.pick(request, token, key)
+            if value is None:
+                _, user = await resolve(request, token, with_user=True)
+            else:
+                _, user = await keys.resolve(request, value, with_user=True)
+            return user
+
+        return current_principal
+
+    def token_validator(self, fn: Callable[[Principal], bool]) -> PrincipalDependency:
+        """A dependency answering 403 unless `fn(principal)` is true; memoised on *fn*.
+
+        *fn* gets a `TokenPayload` for an access token, an `ApiKeyPrincipal` for a key.
+        """
         if fn in self._validators:
             return self._validators[fn]
-        token_data = self.token_data
+        principal_dep = self.principal
 
-        async def validate(payload: TokenPayload = Depends(token_data)) -> TokenPayload:
-            if not fn(payload):
+        async def validate(principal: Principal = Depends(principal_dep)) -> Principal:
+            if not fn(principal):
                 raise to_http(AuthError("The token does not allow this.", reason=Reason.VALIDATOR))
-            return payload
+            return principal
 
         self._validators[fn] = validate
         return validate
 
-    def require_scopes(self, *scopes: str) -> PayloadDependency:
-        """A dependency answering 403 unless the token's `scopes` hold all of *scopes*."""
+    def require_scopes(self, *scopes: str) -> PrincipalDependency:
+        """A dependency answering 403 unless the token's or key's scopes hold all of *scopes*."""
         wanted = frozenset(scopes)
         if wanted in self._scope_checks:
             return self._scope_checks[wanted]
-        token_data = self.token_data
+        principal_dep = self.principal
 
-        async def check(payload: TokenPayload = Depends(token_data)) -> TokenPayload:
-            if not wanted.issubset(payload.scopes):
+        async def check(principal: Principal = Depends(principal_dep)) -> Principal:
+            if not wanted.issubset(principal.scopes):
+                what = "API key" if principal.type == "api_key" else "token"
                 raise to_http(
-                    AuthError("The token lacks a required scope.", reason=Reason.INSUFFICIENT_SCOPE)
+                    AuthError(
+                        f"The {what} lacks a required scope.", reason=Reason.INSUFFICIENT_SCOPE
+                    )
                 )
-            return payload
+            return principal
 
         self._scope_checks[wanted] = check
         return check
