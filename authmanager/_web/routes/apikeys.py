@@ -16,6 +16,7 @@ from authmanager._web.http import to_http
 from authmanager._web.routing import NO_STORE, errors, malformed
 from authmanager._web.schemas import ApiKeyBody, ApiKeyRequest, ErrorBody, NewApiKeyBody
 from authmanager.apikeys import ApiKeyService, TooManyApiKeysError
+from authmanager.apikeys.rules import check_scopes
 from authmanager.exceptions import AuthError, Reason
 
 __all__ = ["add_api_key_routes"]
@@ -66,8 +67,12 @@ def add_api_key_routes(router: APIRouter, *, deps: Dependencies[Any], keys: ApiK
         user: Any = Depends(deps.fresh_user),
         payload: TokenPayload = Depends(deps.token_data),
     ) -> Any:
+        try:
+            scopes = check_scopes(body.scopes)
+        except ValueError as exc:
+            return malformed(str(exc))
         # A key must not outrank the login that made it (no scope escalation).
-        if not set(body.scopes).issubset(payload.scopes):
+        if not set(scopes).issubset(payload.scopes):
             raise to_http(
                 AuthError(
                     "An API key may hold only scopes your token holds.",
@@ -79,7 +84,7 @@ def add_api_key_routes(router: APIRouter, *, deps: Dependencies[Any], keys: ApiK
             new = await keys.create_api_key(
                 user_id_of(user),
                 name=body.name,
-                scopes=body.scopes,
+                scopes=scopes,
                 expires_in=None if days is None else timedelta(days=days),
                 client=transport.client(request),
             )
