@@ -22,6 +22,7 @@ PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
 
 BINDING = "tests/binding/test_doc_examples.py::"
+APIKEYS = "tests/apikeys/test_doc_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
@@ -48,6 +49,10 @@ COVERED = {
     "migrations_1.py": "test_alembic_env_creates_token_tables",
     "passwords_1.py": "test_password_change_needs_fresh_login",
     "production_1.py": "test_production_settings_refuse_insecure",
+    "apikeys_1.py": APIKEYS + "test_api_key_examples_serve_scripts_and_people",
+    "apikeys_2.py": APIKEYS + "test_api_key_examples_serve_scripts_and_people",
+    "admin_1.py": "tests/admin/test_doc_examples.py::"
+    + "test_admin_example_caps_impersonates_and_deactivates",
 }
 
 

@@ -11,8 +11,8 @@ from authmanager import (
     ApiKeyInfo,
     ApiKeyPrincipal,
     AuthManager,
-    NewApiKey,
     AuthSettings,
+    NewApiKey,
     SQLAlchemyUserLoader,
     TokenPair,
     TokenPayload,
@@ -31,9 +31,7 @@ assert_type(auth.current_user, Callable[..., Awaitable[User]])
 assert_type(auth.optional_user, Callable[..., Awaitable[User | None]])
 assert_type(auth.fresh_user, Callable[..., Awaitable[User]])
 assert_type(auth.token_data, Callable[..., Awaitable[TokenPayload]])
-assert_type(
-    auth.require_scopes("read"), Callable[..., Awaitable[TokenPayload | ApiKeyPrincipal]]
-)
+assert_type(auth.require_scopes("read"), Callable[..., Awaitable[TokenPayload | ApiKeyPrincipal]])
 assert_type(auth.api_key_user, Callable[..., Awaitable[User]])
 assert_type(auth.current_principal, Callable[..., Awaitable[User]])
 assert_type(auth.websocket_user, Callable[..., AsyncIterator[User]])
