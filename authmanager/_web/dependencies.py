@@ -20,7 +20,12 @@ from authmanager._services.rejections import RejectionReporter
 from authmanager._services.revocation import RevocationService
 from authmanager._services.verifier import Verifier
 from authmanager._web.http import as_http, to_http
-from authmanager._web.keyauth import KeyAuth
+from authmanager._web.keyauth import (
+    KeyAuth,
+    build_api_key_user,
+    build_current_principal,
+    build_principal,
+)
 from authmanager._web.transport import BearerScheme, Transport
 from authmanager.apikeys import ApiKeyVerifier, Principal
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
@@ -79,9 +84,11 @@ class Dependencies(Generic[UserT]):
         self._scope_checks: dict[frozenset[str], PrincipalDependency] = {}
         self._token = self._build_token()
         self.token_data: PayloadDependency = self._build_token_data()
-        self.principal: PrincipalDependency = self._build_principal()
-        self.api_key_user: UserDependency[UserT] = self._build_api_key_user()
-        self.current_principal: UserDependency[UserT] = self._build_current_principal()
+        self.principal: PrincipalDependency = build_principal(self.keys, self._resolve, self._token)
+        self.api_key_user: UserDependency[UserT] = build_api_key_user(self.keys)
+        self.current_principal: UserDependency[UserT] = build_current_principal(
+            self.keys, self._resolve, self._token
+        )
         self.current_user: UserDependency[UserT] = self._build_current_user()
         self.optional_user: UserDependency[UserT | None] = self._build_optional_user()
         self.fresh_user: UserDependency[UserT] = self._build_fresh_user()
@@ -246,52 +253,6 @@ class Dependencies(Generic[UserT]):
             return {"detail": "Logged out of every session.", "revoked": count}
 
         return logout_all
-
-    def _build_principal(self) -> PrincipalDependency:
-        resolve, keys, token_dep = self._resolve, self.keys, self._token
-
-        async def principal(
-            request: Request,
-            token: str | None = Depends(token_dep),
-            key: str | None = Depends(keys.scheme),
-        ) -> Principal:
-            """An access token's payload, or an API key's principal (one query; else 401)."""
-            value = keys.pick(request, token, key)
-            if value is None:
-                payload, _ = await resolve(request, token, with_user=False)
-                return payload
-            found, _ = await keys.resolve(request, value, with_user=False)
-            return found
-
-        return principal
-
-    def _build_api_key_user(self) -> UserDependency[UserT]:
-        keys = self.keys
-
-        async def api_key_user(request: Request, key: str | None = Depends(keys.scheme)) -> Any:
-            """The user of the request's API key (`X-API-Key` or Bearer); never a token."""
-            _, user = await keys.resolve(request, keys.only(request, key), with_user=True)
-            return user
-
-        return api_key_user
-
-    def _build_current_principal(self) -> UserDependency[UserT]:
-        resolve, keys, token_dep = self._resolve, self.keys, self._token
-
-        async def current_principal(
-            request: Request,
-            token: str | None = Depends(token_dep),
-            key: str | None = Depends(keys.scheme),
-        ) -> Any:
-            """The user of the request's access token or API key (else 401)."""
-            value = keys.pick(request, token, key)
-            if value is None:
-                _, user = await resolve(request, token, with_user=True)
-            else:
-                _, user = await keys.resolve(request, value, with_user=True)
-            return user
-
-        return current_principal
 
     def token_validator(self, fn: Callable[[Principal], bool]) -> PrincipalDependency:
         """A dependency answering 403 unless `fn(principal)` is true; memoised on *fn*.

@@ -8,17 +8,31 @@ allows one method per request).
 
 # No `from __future__ import annotations` here: FastAPI reads these signatures at runtime.
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
+from authmanager._core.tokens import TokenPayload
 from authmanager._web.http import as_http, to_http
 from authmanager._web.transport import BearerScheme, OnReject, Transport
-from authmanager.apikeys import ApiKeyPrincipal, ApiKeyVerifier
+from authmanager.apikeys import ApiKeyPrincipal, ApiKeyVerifier, Principal
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 
-__all__ = ["KEY_HEADER", "ApiKeyScheme", "KeyAuth"]
+__all__ = [
+    "KEY_HEADER",
+    "ApiKeyScheme",
+    "KeyAuth",
+    "build_api_key_user",
+    "build_current_principal",
+    "build_principal",
+]
+
+#: The token path of `Dependencies`: verify the request's access token once per request.
+Resolve = Callable[..., Awaitable[tuple[TokenPayload, Any]]]
+#: The dependency that gives the request's bearer token (it declares the OAuth2 scheme).
+TokenDependency = Callable[..., Awaitable[str | None]]
 
 KEY_HEADER = "X-API-Key"
 
@@ -184,3 +198,56 @@ class KeyAuth:
 def _scheme(request: Request) -> str:
     """The lower-cased scheme of the (single, already checked) Authorization header."""
     return request.headers.get("authorization", "").strip().partition(" ")[0].lower()
+
+
+def build_principal(
+    keys: KeyAuth, resolve: Resolve, token_dep: TokenDependency
+) -> Callable[..., Awaitable[Principal]]:
+    """The dependency of an access token's payload or an API key's principal (one query)."""
+
+    async def principal(
+        request: Request,
+        token: str | None = Depends(token_dep),
+        key: str | None = Depends(keys.scheme),
+    ) -> Principal:
+        """An access token's payload, or an API key's principal (one query; else 401)."""
+        value = keys.pick(request, token, key)
+        if value is None:
+            payload, _ = await resolve(request, token, with_user=False)
+            return payload
+        found, _ = await keys.resolve(request, value, with_user=False)
+        return found
+
+    return principal
+
+
+def build_api_key_user(keys: KeyAuth) -> Callable[..., Awaitable[Any]]:
+    """`api_key_user`: the user of the request's API key; an access token is refused."""
+
+    async def api_key_user(request: Request, key: str | None = Depends(keys.scheme)) -> Any:
+        """The user of the request's API key (`X-API-Key` or Bearer); never a token."""
+        _, user = await keys.resolve(request, keys.only(request, key), with_user=True)
+        return user
+
+    return api_key_user
+
+
+def build_current_principal(
+    keys: KeyAuth, resolve: Resolve, token_dep: TokenDependency
+) -> Callable[..., Awaitable[Any]]:
+    """`current_principal`: the user of the request's access token or API key."""
+
+    async def current_principal(
+        request: Request,
+        token: str | None = Depends(token_dep),
+        key: str | None = Depends(keys.scheme),
+    ) -> Any:
+        """The user of the request's access token or API key (else 401)."""
+        value = keys.pick(request, token, key)
+        if value is None:
+            _, user = await resolve(request, token, with_user=True)
+        else:
+            _, user = await keys.resolve(request, value, with_user=True)
+        return user
+
+    return current_principal
