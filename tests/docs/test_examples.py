@@ -22,7 +22,7 @@ PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
 
 BINDING = "tests/binding/test_doc_examples.py::"
-APIKEYS = "tests/apikeys/test_doc_examples.py::"
+APIKEYS = "tests/docs/test_apikeys_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
@@ -51,7 +51,7 @@ COVERED = {
     "production_1.py": "test_production_settings_refuse_insecure",
     "apikeys_1.py": APIKEYS + "test_api_key_examples_serve_scripts_and_people",
     "apikeys_2.py": APIKEYS + "test_api_key_examples_serve_scripts_and_people",
-    "admin_1.py": "tests/admin/test_doc_examples.py::"
+    "admin_1.py": "tests/docs/test_admin_examples.py::"
     + "test_admin_example_caps_impersonates_and_deactivates",
 }
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import PASSWORD, bearer, client_for
-from tests.docs.conftest import Load, add_user, create_tables, load
-
-__all__ = ["load"]  # the docs' fixture: each example on SQLite and PostgreSQL
+from tests.docs.conftest import Load, add_user, create_tables
 
 EMAIL = "ada@example.com"
 
@@ -20,7 +18,8 @@ async def _token(client: httpx.AsyncClient, email: str = EMAIL) -> str:
 
 
 async def test_api_key_examples_serve_scripts_and_people(load: Load) -> None:
-    """apikeys_2 creates a key over HTTP; apikeys_1 takes it on /ingest, /reports and /me."""
+    """apikeys_2 creates a key over HTTP; apikeys_1 takes it on /ingest, /reports and /me;
+    once revoked, it is refused."""
     app_module = load("apikeys_1")
     client_module = load("apikeys_2")
     await create_tables(app_module)
@@ -35,6 +34,9 @@ async def test_api_key_examples_serve_scripts_and_people(load: Load) -> None:
         me = await client.get("/me", headers=bearer(key))
         token_at_ingest = await client.post("/ingest", headers=bearer(token))
         listed = await client.get("/auth/api-keys", headers=bearer(token))
+        key_id = listed.json()[0]["id"]
+        revoked = await client.delete(f"/auth/api-keys/{key_id}", headers=bearer(token))
+        after = await client.post("/ingest", headers={"X-API-Key": key})
     assert by_key.json() == {"owner": str(user.id), "via": "api key"}
     assert by_token.json() == {"owner": str(user.id), "via": "access token"}
     assert me.json() == {"id": user.id, "email": EMAIL}
@@ -43,3 +45,5 @@ async def test_api_key_examples_serve_scripts_and_people(load: Load) -> None:
     [item] = listed.json()
     assert (item["name"], item["scopes"]) == ("nightly import", ["reports:read"])
     assert key not in listed.text
+    assert revoked.status_code == 204
+    assert after.status_code == 401  # refused from the next request on

@@ -5,9 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import PASSWORD, bearer, client_for
-from tests.docs.conftest import Load, add_user, create_tables, load
-
-__all__ = ["load"]  # the docs' fixture: each example on SQLite and PostgreSQL
+from tests.docs.conftest import Load, add_user, create_tables
 
 EMAIL = "ada@example.com"
 
