@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,9 +17,10 @@ from authmanager._core.dpop import DPoPVerifier
 from authmanager._core.events import HookDispatcher
 from authmanager._core.issuer import Issuer
 from authmanager._core.keys import KeyRing
+from authmanager._core.loginlimit import LoginLimiter
 from authmanager._core.models import metadata
 from authmanager._core.passwords import PasswordHasher
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.ratelimit import RateLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager._core.sqlite import configure_sqlite
 from authmanager._core.store import TokenStore
@@ -31,6 +32,7 @@ from authmanager._facade.passwords import PasswordMethods
 from authmanager._facade.sessions import SessionMethods
 from authmanager._facade.tokens import TokenMethods
 from authmanager._services.binding import Binder
+from authmanager._services.health import HealthService
 from authmanager._services.impersonation import ImpersonationService
 from authmanager._services.logins import LoginService
 from authmanager._services.rejections import RejectionReporter
@@ -41,8 +43,10 @@ from authmanager._services.sessions import SessionService
 from authmanager._services.stepup import StepUpService
 from authmanager._services.verifier import Verifier
 from authmanager._web.dependencies import Dependencies, PayloadDependency, PrincipalDependency
+from authmanager._web.mounting import RouterLifespan, install_app
 from authmanager._web.router import add_jwks_route, new_router
 from authmanager._web.routes.apikeys import add_api_key_routes
+from authmanager._web.routes.health import add_health_route
 from authmanager._web.routes.sessions import add_session_routes
 from authmanager._web.routes.tokens import add_token_routes
 from authmanager._web.websocket import build_websocket_user
@@ -54,7 +58,7 @@ from authmanager.apikeys import (
     Principal,
     UsageRecorder,
 )
-from authmanager.hooks import Hook
+from authmanager.hooks import AuditLogHook, Hook
 from authmanager.loaders import UserLoader
 
 __all__ = ["AuthManager"]
@@ -83,7 +87,8 @@ class AuthManager(
         settings: The configuration; `AuthSettings()` reads the environment.
         session_factory: An `async_sessionmaker` bound to the token store's engine.
         user_loader: The application's users (see `authmanager.loaders.UserLoader`).
-        hooks: Callables that receive every `AuthEvent` (audit log, metrics).
+        hooks: Callables that receive every `AuthEvent` (metrics, alerts). Unless
+            `audit_log` is off, an `AuditLogHook` is added when none is given.
 
     Raises:
         TypeError: The user loader lacks `get_user` or `get_user_by_login` coroutines.
@@ -93,7 +98,7 @@ class AuthManager(
         ```python
         auth = AuthManager(settings=AuthSettings(), session_factory=factory,
                            user_loader=SQLAlchemyUserLoader(User))
-        app.include_router(auth.router, prefix="/auth")
+        auth.install(app)  # the router at route_prefix, error handlers, lifespan
         ```
     """
 
@@ -119,8 +124,13 @@ class AuthManager(
         database = Database(session_factory, state_cache)
         store = TokenStore(database)
         self._passwords = PasswordHasher(settings)
-        self._events = HookDispatcher(list(hooks), timeout=settings.hook_timeout_seconds)
-        self._limiter = LoginLimiter(settings)
+        self._events = HookDispatcher(
+            _with_audit_log(list(hooks), settings.audit_log),
+            timeout=settings.hook_timeout_seconds,
+        )
+        # One storage for every limit; each kind of key has a space of its own.
+        self._rate_limiter = RateLimiter(settings.rate_limit_storage_url)
+        self._limiter = LoginLimiter(settings, self._rate_limiter)
         self._store = store
         self._codec = codec
         self._state_cache = state_cache
@@ -183,7 +193,8 @@ class AuthManager(
             store=store,
             database=database,
             events=self._events,
-            credentials=self._api_keys,
+            user_revokers=(self._api_keys,),  # deactivate_user ends the keys too
+            credentials=self._api_keys,  # the api_keys_on_* policies
         )
         self._impersonation: ImpersonationService[UserT] = ImpersonationService(
             issuer=issuer,
@@ -243,8 +254,18 @@ class AuthManager(
         self.websocket_user: Callable[..., AsyncIterator[UserT]] = build_websocket_user(
             settings=settings, verifier=self._verifier, binder=binder, transport=deps.transport
         )
-        self.router: APIRouter = new_router()
-        """The `APIRouter` with `/login`, `/refresh`, `/logout`, sessions, API keys and JWKS."""
+        self._health = HealthService(database=database)
+        self.router: APIRouter = new_router(max_body_bytes=settings.max_body_bytes)
+        """The `APIRouter` with `/login`, `/refresh`, `/logout`, sessions, API keys, health
+        and JWKS.
+
+        Its lifespan, which FastAPI merges into the application's, refuses to start when
+        the router is mounted elsewhere than `route_prefix`, and at shutdown writes the
+        pending API key uses (`last_used_at`) and drains pending hook events.
+        """
+        self.router.lifespan_context = RouterLifespan(
+            router=self.router, prefix=settings.route_prefix, drain=self._at_shutdown
+        )
         add_token_routes(
             self.router,
             settings=settings,
@@ -259,8 +280,56 @@ class AuthManager(
             self.router, deps=deps, sessions=self._sessions, revocations=self._revocations
         )
         add_api_key_routes(self.router, deps=deps, keys=self._api_keys)
+        add_health_route(self.router, health=self._health)
         if not self._keys.symmetric:
             add_jwks_route(self.router, self._keys.jwks)
+
+    def install(self, app: FastAPI, *, create_tables: bool = False) -> None:
+        """Set *app* up in one call: the router, the error handlers, the lifespan.
+
+        Mounts `router` at `route_prefix` (the one place the prefix is configured),
+        installs the exception handlers (so the application's own protected routes answer
+        401, 403, 429 and 503 in the library's shape), and declares those errors in the
+        OpenAPI document of every route the bearer scheme protects. At start-up, tables
+        missing from the token store are created when *create_tables* is true; at
+        shutdown, pending hook events are delivered. `GET {route_prefix}/health`
+        reports whether the token store answers.
+
+        Args:
+            app: The FastAPI application.
+            create_tables: Create the token tables at start-up (quick starts; use
+                Alembic with `authmanager.metadata` in production).
+
+        Raises:
+            Nothing: problems surface at start-up (`MountMismatchError` for a second
+                mount elsewhere, `TokenStoreUnavailableError` for an unreachable store).
+
+        Example:
+            ```python
+            app = FastAPI()
+            auth.install(app, create_tables=True)
+            ```
+        """
+        install_app(
+            app,
+            router=self.router,
+            prefix=self.settings.route_prefix,
+            scheme_name=self.bearer_scheme.scheme_name,
+            create_tables=self.create_tables if create_tables else None,
+        )
+
+    async def _at_shutdown(self) -> None:
+        """The router lifespan's last work: pending key uses, then pending events."""
+        await self._key_recorder.aclose()
+        await self._events.drain()
+
+    async def check_health(self) -> None:
+        """Ask the token store one cheap question (what `GET /health` does).
+
+        Raises:
+            TokenStoreUnavailableError: the database does not answer or lacks the tables.
+        """
+        await self._health.check()
 
     @property
     def jwks(self) -> dict[str, list[dict[str, str]]]:
@@ -271,6 +340,13 @@ class AuthManager(
     def metadata(self) -> MetaData:
         """The token tables' `MetaData` (also `authmanager.metadata`)."""
         return metadata
+
+
+def _with_audit_log(hooks: list[Hook], audit_log: bool) -> list[Hook]:
+    """*hooks*, plus an `AuditLogHook` when the audit log is on and none is among them."""
+    if audit_log and not any(isinstance(hook, AuditLogHook) for hook in hooks):
+        return [*hooks, AuditLogHook()]
+    return hooks
 
 
 def _check_loader(loader: object) -> None:

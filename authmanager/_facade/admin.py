@@ -1,4 +1,4 @@
-"""`AuthManager` methods for administrators: deactivating users, impersonation."""
+"""`AuthManager` methods for administrators: deactivation, impersonation, login lockouts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authmanager._core.types import ClientInfo
 from authmanager._services.impersonation import ImpersonationService
+from authmanager._services.logins import LoginService
 from authmanager._services.revocation import RevocationService
 
 __all__ = ["AdminMethods"]
@@ -19,20 +20,27 @@ UserT = TypeVar("UserT")
 class AdminMethods(Generic[UserT]):
     """Session controls for administrators."""
 
+    _logins: LoginService[UserT]
     _revocations: RevocationService
     _impersonation: ImpersonationService[UserT]
 
     async def deactivate_user(self, user_id: str, *, session: AsyncSession | None = None) -> int:
         """Refuse every session, token and API key of a user you deactivated or deleted.
 
-        Call it when the user stops being allowed in, after marking them inactive (or
-        deleting them) in your own table, or with `session=` in that same transaction.
-        Sessions and tokens end through the user's revoke-all mark, which the one
-        per-request query already reads, and the user's API keys are revoked, in one
-        transaction. Reports `user.deactivated` (and `api_key.revoked` per key).
+        Call it when the user stops being allowed in: after marking them inactive (or
+        deleting them) in your own table, or with `session=` in the same transaction,
+        so that no login can slip in between. From the next request on, every path
+        refuses the user's tokens and keys: `current_user` and `token_data`,
+        `require_scopes` and `token_validator`, `api_key_user` and `current_principal`,
+        the session routes, refresh, and open WebSockets at their next check; the
+        per-request check reads the mark it leaves without a query more. The user's
+        API keys are revoked in the same transaction, whatever the `api_keys_on_*`
+        settings say. A user the loader reports inactive or missing is refused wherever
+        the user is loaded, with or without this call. Reports `user.deactivated` (and
+        `api_key.revoked` per key).
 
         Returns:
-            The count of tokens revoked.
+            The count of tokens and API keys revoked.
 
         Raises:
             TokenStoreUnavailableError: nothing was changed.
@@ -84,3 +92,17 @@ class AdminMethods(Generic[UserT]):
             client=client,
             session=session,
         )
+
+    async def unlock_login(self, login: str | None = None, *, ip: str | None = None) -> None:
+        """Lift the failed-login limits of a login name, of a client address, or both.
+
+        With *login*, its limits from every address (`login_rate_limit` per address
+        and `login_account_rate_limit`) start again from zero; with *ip*, the limit of
+        that address over every name (`login_ip_rate_limit`). Reports `login.unlocked`
+        (with the user's id when the login name is one of the loader's users).
+
+        Raises:
+            ValueError: neither a login name nor an address was given.
+            TokenStoreUnavailableError: the rate-limit storage or the database failed.
+        """
+        await self._logins.unlock(login, ip)

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._core.events import HookDispatcher
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.loginlimit import LoginLimiter
 from authmanager._core.statecache import StateCache
 from authmanager._core.store import TokenStore
 from authmanager._core.types import SessionInfo
@@ -107,7 +107,8 @@ class SessionMethods(Generic[UserT]):
         await self._store.invalidate_cache()
 
     async def aclose(self) -> None:
-        """Release what the manager holds open: the state cache's listener, pending events.
+        """Release what the manager holds open: the state cache's listener, pending events,
+        the rate-limit storage's connections.
 
         Call it at shutdown (the lifespan of `install` does). API key uses not yet
         written (`last_used_at`) are written first.
@@ -119,6 +120,7 @@ class SessionMethods(Generic[UserT]):
         await self._events.drain()
         if self._state_cache is not None:
             await self._state_cache.aclose()
+        await self._limiter.aclose()
 
     async def create_tables(self, engine: AsyncEngine | None = None) -> None:
         """Create the token tables (if missing) on *engine*, by default the factory's.

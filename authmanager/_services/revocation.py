@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any, Protocol, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,10 +16,24 @@ from authmanager._services.credentials import CAUSES, Cause, UserCredentials
 from authmanager.exceptions import ExpiredTokenError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
 
-__all__ = ["DEACTIVATED", "RevocationService"]
+__all__ = ["DEACTIVATED", "RevocationService", "UserRevoker"]
 
-#: The revoke reason of every session, token and key `deactivate_user` ends.
-DEACTIVATED = "deactivated"
+#: The revoke reason of every token and session `deactivate_user` ends.
+DEACTIVATED = "user_deactivated"
+
+
+class UserRevoker(Protocol):
+    """Credentials of another capability that end with their user (`ApiKeyService`).
+
+    `deactivate_user` calls each one with its own transaction's session, after ending
+    the user's sessions, so all of it commits or nothing does.
+    """
+
+    async def revoke_user_keys(
+        self, user_id: str, *, reason: str, session: AsyncSession | None = None
+    ) -> int:  # pragma: no cover - protocol
+        """Refuse every credential of *user_id* from now on; return how many were live."""
+        ...
 
 
 class RevocationService:
@@ -29,8 +44,10 @@ class RevocationService:
         store: The token tables.
         database: Transactions.
         events: Where the revocation events go.
-        credentials: The user's API keys: revoked with the sessions on deactivation,
-            and per the `api_keys_on_*` settings on logout-all and password reset.
+        user_revokers: Other credentials that `deactivate_user` ends with the user's
+            sessions (the API-key capability adds its own).
+        credentials: The user's API keys, revoked or kept per the `api_keys_on_*`
+            settings on logout-all and password reset (password change: `LoginService`).
     """
 
     def __init__(
@@ -40,12 +57,14 @@ class RevocationService:
         store: TokenStore,
         database: Database,
         events: HookDispatcher,
+        user_revokers: Sequence[UserRevoker] = (),
         credentials: UserCredentials | None = None,
     ) -> None:
         self._codec = codec
         self._store = store
         self._database = database
         self._events = events
+        self._user_revokers = tuple(user_revokers)
         self._credentials = credentials
 
     async def revoke_token(self, token: str, session: AsyncSession | None) -> bool:
@@ -136,30 +155,31 @@ class RevocationService:
         return count
 
     async def deactivate_user(self, user_id: str, *, session: AsyncSession | None = None) -> int:
-        """End every session, token and API key of the user, in one transaction.
+        """End every session, token and credential of a deactivated or deleted user.
 
-        The user's revoke-all watermark (read by the one per-request query) makes the
-        tokens of a login that raced with this call dead too. Reports `user.deactivated`
-        with the counts.
+        Marks the user's state (the watermark that the one per-request query reads), so
+        every path refuses the user's tokens from the next request on, including those
+        of a login that raced with this call; revokes the tokens, then each
+        `UserRevoker`'s credentials, in one transaction. Reports `user.deactivated`.
 
         Returns:
-            The count of tokens revoked.
+            The count of tokens (and other credentials) revoked.
 
         Raises:
             TokenStoreUnavailableError: nothing was changed.
         """
-        keys = 0
+        now = utcnow()
         async with self._database.transaction(session) as db:
-            count = await self.revoke_user(user_id, reason=DEACTIVATED, session=db)
-            if self._credentials is not None:
-                keys = await self._credentials.revoke_user_keys(
-                    user_id, reason=DEACTIVATED, session=db
-                )
+            count = await self._store.revoke_user(
+                db, user_id, now=now, keep_session_id=None, reason=DEACTIVATED
+            )
+            for revoker in self._user_revokers:
+                count += await revoker.revoke_user_keys(user_id, reason=DEACTIVATED, session=db)
         self._events.emit(
             EventName.USER_DEACTIVATED,
             user_id=user_id,
             reason=DEACTIVATED,
-            extra={"revoked": count, "api_keys_revoked": keys},
+            extra={"revoked": count},
         )
         return count
 

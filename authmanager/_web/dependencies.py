@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import SecurityScopes
 
 from authmanager._core.clock import utcnow
 from authmanager._core.settings import AuthSettings
@@ -25,6 +26,7 @@ from authmanager._web.keyauth import (
     build_api_key_user,
     build_current_principal,
     build_principal,
+    require_held,
 )
 from authmanager._web.transport import BearerScheme, Transport
 from authmanager.apikeys import ApiKeyVerifier, Principal
@@ -74,6 +76,7 @@ class Dependencies(Generic[UserT]):
         self.bearer = BearerScheme(
             tokenUrl=f"{settings.route_prefix}/login",
             refreshUrl=f"{settings.route_prefix}/refresh",
+            scopes=dict(settings.openapi_scopes),
             on_reject=self._report,
         )
         self.transport = Transport(settings, on_reject=self._report)
@@ -84,6 +87,7 @@ class Dependencies(Generic[UserT]):
         self._scope_checks: dict[frozenset[str], PrincipalDependency] = {}
         self._token = self._build_token()
         self.token_data: PayloadDependency = self._build_token_data()
+        self.live_token_data: PayloadDependency = self._build_live_token_data()
         self.principal: PrincipalDependency = build_principal(self.keys, self._resolve, self._token)
         self.api_key_user: UserDependency[UserT] = build_api_key_user(self.keys)
         self.current_principal: UserDependency[UserT] = build_current_principal(
@@ -136,20 +140,52 @@ class Dependencies(Generic[UserT]):
         resolve, token_dep = self._resolve, self._token
 
         async def token_data(
-            request: Request, token: str | None = Depends(token_dep)
+            request: Request,
+            security_scopes: SecurityScopes,
+            token: str | None = Depends(token_dep),
         ) -> TokenPayload:
-            """The verified payload of the request's bearer access token (else 401)."""
+            """The verified payload of the request's bearer access token (else 401).
+
+            Used as `Security(auth.token_data, scopes=[...])`, it also answers 403 unless
+            the token's `scopes` hold every scope named.
+            """
             payload, _ = await resolve(request, token, with_user=False)
+            require_held(payload, security_scopes)
             return payload
 
         return token_data
 
+    def _build_live_token_data(self) -> PayloadDependency:
+        resolve, token_dep = self._resolve, self._token
+
+        async def live_token_data(
+            request: Request, token: str | None = Depends(token_dep)
+        ) -> TokenPayload:
+            """The payload, only while the loader still reports its user live (else 401).
+
+            For the library's own routes that act for the user (sessions): the user is
+            read on the same connection as the token's state.
+            """
+            payload, _ = await resolve(request, token, with_user=True)
+            return payload
+
+        return live_token_data
+
     def _build_current_user(self) -> UserDependency[UserT]:
         resolve, token_dep = self._resolve, self._token
 
-        async def current_user(request: Request, token: str | None = Depends(token_dep)) -> Any:
-            """The user of the request's bearer access token (else 401)."""
-            _, user = await resolve(request, token, with_user=True)
+        async def current_user(
+            request: Request,
+            security_scopes: SecurityScopes,
+            token: str | None = Depends(token_dep),
+        ) -> Any:
+            """The user of the request's bearer access token (else 401).
+
+            Used as `Security(auth.current_user, scopes=[...])`, it also answers 403
+            unless the token's `scopes` hold every scope named.
+            """
+            payload, user = await resolve(request, token, with_user=True)
+            require_held(payload, security_scopes)
             return user
 
         return current_user
@@ -157,11 +193,16 @@ class Dependencies(Generic[UserT]):
     def _build_optional_user(self) -> UserDependency[UserT | None]:
         resolve, token_dep = self._resolve, self._token
 
-        async def optional_user(request: Request, token: str | None = Depends(token_dep)) -> Any:
+        async def optional_user(
+            request: Request,
+            security_scopes: SecurityScopes,
+            token: str | None = Depends(token_dep),
+        ) -> Any:
             """The user, or None without credentials; a bad token is still 401."""
             if token is None:
                 return None
-            _, user = await resolve(request, token, with_user=True)
+            payload, user = await resolve(request, token, with_user=True)
+            require_held(payload, security_scopes)
             return user
 
         return optional_user
@@ -169,9 +210,14 @@ class Dependencies(Generic[UserT]):
     def _build_fresh_user(self) -> UserDependency[UserT]:
         resolve, token_dep, window = self._resolve, self._token, self._fresh_window
 
-        async def fresh_user(request: Request, token: str | None = Depends(token_dep)) -> Any:
+        async def fresh_user(
+            request: Request,
+            security_scopes: SecurityScopes,
+            token: str | None = Depends(token_dep),
+        ) -> Any:
             """The user, only if the token came from a sign-in within the fresh window."""
             payload, user = await resolve(request, token, with_user=True)
+            require_held(payload, security_scopes)
             # An impersonation token (RFC 8693 `act`) is never fresh, whatever it says.
             stale = payload.get("fresh") is not True or payload.get("act") is not None
             if stale or utcnow() - payload.iat > window:
@@ -189,8 +235,11 @@ class Dependencies(Generic[UserT]):
         transport = self.transport
 
         async def refresh_token_from_cookie(request: Request) -> str:
-            """The refresh token from its cookie (else 401)."""
+            """The refresh token from its cookie (else 401); 403 for a cross-site request."""
             with as_http():
+                # Whatever the application does with it, a request from another site
+                # must not reach the cookie (CSRF).
+                transport.check_origin(request)
                 value = transport.refresh_cookie(request)
                 if value is None:
                     raise InvalidTokenError(
@@ -272,20 +321,24 @@ class Dependencies(Generic[UserT]):
         return validate
 
     def require_scopes(self, *scopes: str) -> PrincipalDependency:
-        """A dependency answering 403 unless the token's or key's scopes hold all of *scopes*."""
+        """A dependency answering 403 unless the token's or key's scopes hold all of *scopes*.
+
+        It gives a `TokenPayload` for an access token, an `ApiKeyPrincipal` for an API
+        key. Memoised on the set of scopes. The scopes appear in the OpenAPI document
+        (the route's security requirement and the scheme's list), so Swagger's Authorize
+        dialog offers them: it is `Security(principal, scopes=[...])` under a name.
+        """
         wanted = frozenset(scopes)
         if wanted in self._scope_checks:
             return self._scope_checks[wanted]
-        principal_dep = self.principal
+        offered = self.bearer.offered_scopes
+        for scope in sorted(wanted):
+            offered.setdefault(scope, f"Required by routes that use require_scopes({scope!r}).")
+        principal_dep, named = self.principal, sorted(wanted)
 
-        async def check(principal: Principal = Depends(principal_dep)) -> Principal:
-            if not wanted.issubset(principal.scopes):
-                what = "API key" if principal.type == "api_key" else "token"
-                raise to_http(
-                    AuthError(
-                        f"The {what} lacks a required scope.", reason=Reason.INSUFFICIENT_SCOPE
-                    )
-                )
+        async def check(
+            principal: Principal = Security(principal_dep, scopes=named),
+        ) -> Principal:
             return principal
 
         self._scope_checks[wanted] = check

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, SecurityScopes
 
 from authmanager._core.tokens import TokenPayload
 from authmanager._web.http import as_http, to_http
@@ -27,6 +27,7 @@ __all__ = [
     "build_api_key_user",
     "build_current_principal",
     "build_principal",
+    "require_held",
 ]
 
 #: The token path of `Dependencies`: verify the request's access token once per request.
@@ -200,6 +201,15 @@ def _scheme(request: Request) -> str:
     return request.headers.get("authorization", "").strip().partition(" ")[0].lower()
 
 
+def require_held(principal: Principal, security_scopes: SecurityScopes) -> None:
+    """403 `insufficient_scope` unless *principal* holds every scope of *security_scopes*."""
+    if security_scopes.scopes and not set(security_scopes.scopes).issubset(principal.scopes):
+        what = "API key" if principal.type == "api_key" else "token"
+        raise to_http(
+            AuthError(f"The {what} lacks a required scope.", reason=Reason.INSUFFICIENT_SCOPE)
+        )
+
+
 def build_principal(
     keys: KeyAuth, resolve: Resolve, token_dep: TokenDependency
 ) -> Callable[..., Awaitable[Principal]]:
@@ -207,15 +217,21 @@ def build_principal(
 
     async def principal(
         request: Request,
+        security_scopes: SecurityScopes,
         token: str | None = Depends(token_dep),
         key: str | None = Depends(keys.scheme),
     ) -> Principal:
-        """An access token's payload, or an API key's principal (one query; else 401)."""
+        """An access token's payload, or an API key's principal (one query; else 401).
+
+        Used as `Security(principal, scopes=[...])` (what `require_scopes` is), it also
+        answers 403 unless the token or key holds every scope.
+        """
         value = keys.pick(request, token, key)
         if value is None:
-            payload, _ = await resolve(request, token, with_user=False)
-            return payload
-        found, _ = await keys.resolve(request, value, with_user=False)
+            found: Principal = (await resolve(request, token, with_user=False))[0]
+        else:
+            found = (await keys.resolve(request, value, with_user=False))[0]
+        require_held(found, security_scopes)
         return found
 
     return principal
@@ -224,9 +240,16 @@ def build_principal(
 def build_api_key_user(keys: KeyAuth) -> Callable[..., Awaitable[Any]]:
     """`api_key_user`: the user of the request's API key; an access token is refused."""
 
-    async def api_key_user(request: Request, key: str | None = Depends(keys.scheme)) -> Any:
-        """The user of the request's API key (`X-API-Key` or Bearer); never a token."""
-        _, user = await keys.resolve(request, keys.only(request, key), with_user=True)
+    async def api_key_user(
+        request: Request, security_scopes: SecurityScopes, key: str | None = Depends(keys.scheme)
+    ) -> Any:
+        """The user of the request's API key (`X-API-Key` or Bearer); never a token.
+
+        Used as `Security(api_key_user, scopes=[...])`, it also answers 403 unless the
+        key holds every scope.
+        """
+        found, user = await keys.resolve(request, keys.only(request, key), with_user=True)
+        require_held(found, security_scopes)
         return user
 
     return api_key_user
@@ -239,15 +262,22 @@ def build_current_principal(
 
     async def current_principal(
         request: Request,
+        security_scopes: SecurityScopes,
         token: str | None = Depends(token_dep),
         key: str | None = Depends(keys.scheme),
     ) -> Any:
-        """The user of the request's access token or API key (else 401)."""
+        """The user of the request's access token or API key (else 401).
+
+        Used as `Security(current_principal, scopes=[...])`, it also answers 403 unless
+        the token or key holds every scope.
+        """
         value = keys.pick(request, token, key)
+        found: Principal
         if value is None:
-            _, user = await resolve(request, token, with_user=True)
+            found, user = await resolve(request, token, with_user=True)
         else:
-            _, user = await keys.resolve(request, value, with_user=True)
+            found, user = await keys.resolve(request, value, with_user=True)
+        require_held(found, security_scopes)
         return user
 
     return current_principal

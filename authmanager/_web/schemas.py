@@ -11,6 +11,7 @@ __all__ = [
     "ApiKeyBody",
     "ApiKeyRequest",
     "ErrorBody",
+    "HealthBody",
     "JWKSBody",
     "NewApiKeyBody",
     "RefreshBody",
@@ -33,6 +34,13 @@ class TokenBody(BaseModel):
     )
     refresh_expires_in: int | None = Field(
         default=None, description="Seconds until the refresh token expires (body transport)."
+    )
+    scope: str | None = Field(
+        default=None,
+        description=(
+            "The scopes granted, space-separated, when the login asked for some "
+            "(RFC 6749 §3.3); absent otherwise."
+        ),
     )
 
 
@@ -59,8 +67,11 @@ class ErrorBody(BaseModel):
     """
 
     detail: str | list[ValidationIssue]
-    error: str | None = None
-    reason: str | None = None
+    error: str | None = Field(default=None, description="RFC 6749 §5.2 / RFC 6750 error code.")
+    error_description: str | None = Field(
+        default=None, description="One sentence on what failed (RFC 6749 §5.2), ASCII."
+    )
+    reason: str | None = Field(default=None, description="authmanager's stable reason code.")
 
 
 class DetailBody(BaseModel):
@@ -139,3 +150,10 @@ class NewApiKeyBody(BaseModel):
     scopes: list[str]
     created_at: datetime
     expires_at: datetime | None
+
+
+class HealthBody(BaseModel):
+    """Answer of `/health`."""
+
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None

@@ -27,11 +27,11 @@ async def client(manager: AuthManager[User]) -> AsyncIterator[httpx.AsyncClient]
 async def test_everything_of_the_user_is_refused_from_the_next_request(
     manager: AuthManager[User], user: User, client: httpx.AsyncClient, events: CapturingHook
 ) -> None:
-    """Tokens (every path), refresh and keys all refused; returns tokens revoked; one event."""
+    """Tokens (every path), refresh and keys all refused; returns tokens + keys; one event."""
     uid = str(user.id)
     pairs = [await manager.create_token_pair({"sub": uid}) for _ in range(2)]
     key = await manager.create_api_key(uid, name="k", scopes=["read"])
-    assert await manager.deactivate_user(uid) == 4
+    assert await manager.deactivate_user(uid) == 4 + 1  # two sessions' tokens, one key
     for pair in pairs:
         for path in ("/me", "/claims", "/read"):
             assert (await client.get(path, headers=bearer(pair.access_token))).status_code == 401
@@ -41,8 +41,8 @@ async def test_everything_of_the_user_is_refused_from_the_next_request(
         assert (await client.get(path, headers=key_header(key.key))).status_code == 401
     await manager.drain_events()
     deactivated = events.last(EventName.USER_DEACTIVATED)
-    assert (deactivated.user_id, deactivated.reason) == (uid, "deactivated")
-    assert deactivated.extra == {"revoked": 4, "api_keys_revoked": 1}
+    assert (deactivated.user_id, deactivated.reason) == (uid, "user_deactivated")
+    assert deactivated.extra == {"revoked": 5}
     assert [e.extra["key_id"] for e in events.of(EventName.API_KEY_REVOKED)] == [key.id]
 
 

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import Security
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -234,6 +236,19 @@ async def test_key_use_is_recorded_behind_the_request(
     assert after.last_used_at is not None
 
 
+async def test_the_router_lifespan_writes_pending_key_uses_at_shutdown(
+    manager: AuthManager[User], key: NewApiKey, user: User
+) -> None:
+    """An app that only mounts the router (no `aclose`) still keeps the last use."""
+    app = key_app(manager)
+    async with LifespanManager(app), client_for(app) as client:
+        assert (await client.get("/read", headers=key_header(key.key))).status_code == 200
+        [before] = await manager.list_api_keys(str(user.id))
+    [after] = await manager.list_api_keys(str(user.id))
+    assert before.last_used_at is None
+    assert after.last_used_at is not None
+
+
 async def test_openapi_declares_the_key_scheme_where_keys_are_taken(
     manager: AuthManager[User],
 ) -> None:
@@ -255,3 +270,57 @@ async def test_openapi_declares_the_key_scheme_where_keys_are_taken(
     assert schemes("/key-user") == {"APIKeyHeader"}
     assert schemes("/me") == {"BearerScheme"}
     assert schemes("/auth/api-keys") == {"BearerScheme"}
+
+
+async def test_security_scopes_apply_to_key_dependencies(
+    manager: AuthManager[User], key: NewApiKey, user: User
+) -> None:
+    """`Security(api_key_user | current_principal, scopes=[...])` checks a key's scopes.
+
+    A scope check that FastAPI's convention asks for is never silently skipped: a key
+    with `read` only passes `scopes=["read"]` and gets 403 for `["deploy"]`; the same
+    for a token through `current_principal`. OpenAPI lists the scopes.
+    """
+    app = key_app(manager)
+
+    @app.get("/sec/key-read")
+    async def by_key(u: User = Security(manager.api_key_user, scopes=["read"])) -> dict[str, int]:
+        return {"id": u.id}
+
+    @app.get("/sec/key-deploy")
+    async def by_key_deploy(u: User = Security(manager.api_key_user, scopes=["deploy"])) -> None:
+        raise AssertionError("a key without `deploy` got through")
+
+    @app.get("/sec/principal-deploy")
+    async def by_principal_deploy(
+        u: User = Security(manager.current_principal, scopes=["deploy"]),
+    ) -> None:
+        raise AssertionError("a credential without `deploy` got through")
+
+    @app.get("/sec/principal-read")
+    async def by_principal_read(
+        u: User = Security(manager.current_principal, scopes=["read"]),
+    ) -> dict[str, int]:
+        return {"id": u.id}
+
+    async with client_for(app) as client:
+        token = await access_token(client)
+        ok = await client.get("/sec/key-read", headers=key_header(key.key))
+        key_deploy = await client.get("/sec/key-deploy", headers=key_header(key.key))
+        principal_key = await client.get("/sec/principal-deploy", headers=key_header(key.key))
+        principal_token = await client.get("/sec/principal-deploy", headers=bearer(token))
+        read_token = await client.get("/sec/principal-read", headers=bearer(token))
+        read_key = await client.get("/sec/principal-read", headers=bearer(key.key))
+    assert ok.status_code == 200, ok.text
+    assert ok.json() == {"id": user.id}
+    for refused, what in ((key_deploy, "API key"), (principal_key, "API key")):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"] == f"The {what} lacks a required scope."
+    assert principal_token.status_code == 403
+    assert principal_token.json()["detail"] == "The token lacks a required scope."
+    assert (read_token.status_code, read_key.status_code) == (200, 200)
+    doc = app.openapi()["paths"]["/sec/principal-deploy"]["get"]["security"]
+    assert {name: scopes for item in doc for name, scopes in item.items()} == {
+        "APIKeyHeader": ["deploy"],
+        "BearerScheme": ["deploy"],
+    }

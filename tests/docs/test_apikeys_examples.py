@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import PASSWORD, bearer, client_for
-from tests.docs.conftest import Load, add_user, create_tables
+from tests.support.docs import Load, add_user, create_tables
 
 EMAIL = "ada@example.com"
 
