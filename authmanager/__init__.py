@@ -13,6 +13,7 @@ from authmanager._core.tokens import TokenPair, TokenPayload
 from authmanager._core.types import ClientInfo, SessionInfo
 from authmanager._manager import AuthManager
 from authmanager._web.http import install_exception_handlers
+from authmanager.apikeys import ApiKeyInfo, ApiKeyPrincipal, NewApiKey, Principal
 from authmanager.exceptions import (
     AuthError,
     ExpiredTokenError,
@@ -28,6 +29,8 @@ from authmanager.loaders import SQLAlchemyUserLoader, User, UserLoader
 __version__ = "0.2.0"
 
 __all__ = [
+    "ApiKeyInfo",
+    "ApiKeyPrincipal",
     "AuditLogHook",
     "AuthError",
     "AuthEvent",
@@ -40,6 +43,8 @@ __all__ = [
     "InsecureSettingsWarning",
     "InvalidCredentialsError",
     "InvalidTokenError",
+    "NewApiKey",
+    "Principal",
     "PrometheusHook",
     "RateLimitExceededError",
     "RevokedTokenError",

@@ -24,28 +24,40 @@ from authmanager._core.ratelimit import RateLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager._core.sqlite import configure_sqlite
 from authmanager._core.store import TokenStore
-from authmanager._core.tokens import TokenCodec, TokenPayload
+from authmanager._core.tokens import TokenCodec
 from authmanager._core.types import ClientInfo
 from authmanager._facade.admin import AdminMethods
+from authmanager._facade.apikeys import ApiKeyMethods
 from authmanager._facade.passwords import PasswordMethods
 from authmanager._facade.sessions import SessionMethods
 from authmanager._facade.tokens import TokenMethods
 from authmanager._services.binding import Binder
 from authmanager._services.health import HealthService
+from authmanager._services.impersonation import ImpersonationService
 from authmanager._services.logins import LoginService
 from authmanager._services.rejections import RejectionReporter
 from authmanager._services.revocation import RevocationService
 from authmanager._services.rotation import RotationService
+from authmanager._services.sessioncap import SessionCap
 from authmanager._services.sessions import SessionService
 from authmanager._services.stepup import StepUpService
 from authmanager._services.verifier import Verifier
-from authmanager._web.dependencies import Dependencies, PayloadDependency
+from authmanager._web.dependencies import Dependencies, PayloadDependency, PrincipalDependency
 from authmanager._web.mounting import RouterLifespan, install_app
 from authmanager._web.router import add_jwks_route, new_router
+from authmanager._web.routes.apikeys import add_api_key_routes
 from authmanager._web.routes.health import add_health_route
 from authmanager._web.routes.sessions import add_session_routes
 from authmanager._web.routes.tokens import add_token_routes
 from authmanager._web.websocket import build_websocket_user
+from authmanager.apikeys import (
+    ApiKeyService,
+    ApiKeyStore,
+    ApiKeyVerifier,
+    KeyFormat,
+    Principal,
+    UsageRecorder,
+)
 from authmanager.hooks import AuditLogHook, Hook
 from authmanager.loaders import UserLoader
 
@@ -59,6 +71,7 @@ class AuthManager(
     PasswordMethods[UserT],
     TokenMethods[UserT],
     SessionMethods[UserT],
+    ApiKeyMethods,
     AdminMethods[UserT],
     Generic[UserT],
 ):
@@ -121,6 +134,24 @@ class AuthManager(
         self._store = store
         self._codec = codec
         self._state_cache = state_cache
+        # API keys: created, listed, revoked; verified in one indexed query.
+        key_format, key_store = KeyFormat(settings.api_key_prefix), ApiKeyStore()
+        self._key_recorder = UsageRecorder(database=database, store=key_store)
+        self._api_keys = ApiKeyService(
+            database=database,
+            store=key_store,
+            key_format=key_format,
+            events=self._events,
+            settings=settings,
+        )
+        self._key_verifier = ApiKeyVerifier(
+            database=database,
+            store=key_store,
+            key_format=key_format,
+            recorder=self._key_recorder,
+            events=self._events,
+            users=user_loader,
+        )
         # Services.
         reporter = RejectionReporter(events=self._events)
         binder = Binder(
@@ -145,7 +176,9 @@ class AuthManager(
             store=store,
             limiter=self._limiter,
             events=self._events,
+            credentials=self._api_keys,
         )
+        cap = settings.max_sessions_per_user
         self._sessions: SessionService[UserT] = SessionService(
             issuer=issuer,
             store=store,
@@ -153,9 +186,23 @@ class AuthManager(
             binder=binder,
             users=user_loader,
             events=self._events,
+            cap=None if cap is None else SessionCap(store=store, limit=cap, events=self._events),
         )
         self._revocations = RevocationService(
-            codec=codec, store=store, database=database, events=self._events
+            codec=codec,
+            store=store,
+            database=database,
+            events=self._events,
+            user_revokers=(self._api_keys,),  # deactivate_user ends the keys too
+            credentials=self._api_keys,  # the api_keys_on_* policies
+        )
+        self._impersonation: ImpersonationService[UserT] = ImpersonationService(
+            issuer=issuer,
+            store=store,
+            database=database,
+            sessions=self._sessions,
+            users=user_loader,
+            events=self._events,
         )
         self._rotation = RotationService(
             codec=codec,
@@ -186,6 +233,7 @@ class AuthManager(
             binder=binder,
             revocations=self._revocations,
             reporter=reporter,
+            api_keys=self._key_verifier,
         )
         self.bearer_scheme = deps.bearer
         self.token_data: PayloadDependency = deps.token_data
@@ -197,23 +245,26 @@ class AuthManager(
         )
         self.logout: Callable[..., Awaitable[dict[str, str]]] = deps.logout
         self.logout_all: Callable[..., Awaitable[dict[str, Any]]] = deps.logout_all
-        self.token_validator: Callable[[Callable[[TokenPayload], bool]], PayloadDependency] = (
+        self.api_key_user: Callable[..., Awaitable[UserT]] = deps.api_key_user
+        self.current_principal: Callable[..., Awaitable[UserT]] = deps.current_principal
+        self.token_validator: Callable[[Callable[[Principal], bool]], PrincipalDependency] = (
             deps.token_validator
         )
-        self.require_scopes: Callable[..., PayloadDependency] = deps.require_scopes
+        self.require_scopes: Callable[..., PrincipalDependency] = deps.require_scopes
         self.websocket_user: Callable[..., AsyncIterator[UserT]] = build_websocket_user(
             settings=settings, verifier=self._verifier, binder=binder, transport=deps.transport
         )
         self._health = HealthService(database=database)
         self.router: APIRouter = new_router(max_body_bytes=settings.max_body_bytes)
-        """The `APIRouter` with `/login`, `/refresh`, `/logout`, sessions, health and JWKS.
+        """The `APIRouter` with `/login`, `/refresh`, `/logout`, sessions, API keys, health
+        and JWKS.
 
         Its lifespan, which FastAPI merges into the application's, refuses to start when
-        the router is mounted elsewhere than `route_prefix`, and drains pending hook
-        events at shutdown.
+        the router is mounted elsewhere than `route_prefix`, and at shutdown writes the
+        pending API key uses (`last_used_at`) and drains pending hook events.
         """
         self.router.lifespan_context = RouterLifespan(
-            router=self.router, prefix=settings.route_prefix, drain=self._events.drain
+            router=self.router, prefix=settings.route_prefix, drain=self._at_shutdown
         )
         add_token_routes(
             self.router,
@@ -228,6 +279,7 @@ class AuthManager(
         add_session_routes(
             self.router, deps=deps, sessions=self._sessions, revocations=self._revocations
         )
+        add_api_key_routes(self.router, deps=deps, keys=self._api_keys)
         add_health_route(self.router, health=self._health)
         if not self._keys.symmetric:
             add_jwks_route(self.router, self._keys.jwks)
@@ -265,6 +317,11 @@ class AuthManager(
             scheme_name=self.bearer_scheme.scheme_name,
             create_tables=self.create_tables if create_tables else None,
         )
+
+    async def _at_shutdown(self) -> None:
+        """The router lifespan's last work: pending key uses, then pending events."""
+        await self._key_recorder.aclose()
+        await self._events.drain()
 
     async def check_health(self) -> None:
         """Ask the token store one cheap question (what `GET /health` does).

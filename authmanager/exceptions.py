@@ -74,6 +74,8 @@ class Reason(StrEnum):
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     # Hardening
     BODY_TOO_LARGE = "body_too_large"
+    # API keys and administration
+    WRONG_CREDENTIAL = "wrong_credential"
 
 
 class AuthError(Exception):

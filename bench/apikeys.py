@@ -1,11 +1,14 @@
-"""API key verification against access-token verification: `python bench/apikeys.py`.
+"""Workload 8: API key verification against access-token verification, in one run.
 
 Issue 18: "Verification of a key costs one indexed query, like an access token's; the
-benchmark measures both in the same run and prints the ratio." Both are called
-directly (no HTTP), interleaved in rotating rounds, on SQLite and, with
-`--postgres URL`, on PostgreSQL (a scratch database is created and dropped).
+benchmark measures both in the same run and prints the ratio." Both go through the
+manager (`verify_api_key`, `verify_token`), called directly (no HTTP), interleaved in
+rotating rounds. The like-for-like line compares the key with an access token on a
+manager without the state cache (one indexed SELECT each); the token with the default
+state cache (no query on a hit) is shown beside it.
 
-    python bench/apikeys.py [--postgres postgresql+asyncpg://...] [--quick] [--json FILE]
+    python bench/run.py --only 8 [--postgres URL] [--quick]
+    python bench/apikeys.py [--postgres URL] [--quick] [--json FILE]   (the same, alone)
 """
 
 from __future__ import annotations
@@ -21,26 +24,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from authmanager import SQLAlchemyUserLoader  # noqa: E402
-from authmanager._core.database import Database  # noqa: E402
-from authmanager._core.events import HookDispatcher  # noqa: E402
-from authmanager.apikeys import (  # noqa: E402
-    ApiKeyService,
-    ApiKeyStore,
-    ApiKeyVerifier,
-    KeyFormat,
-    UsageRecorder,
-)
-from bench.app import PASSWORD, User, make_manager  # noqa: E402
+from bench.app import PASSWORD, make_manager  # noqa: E402
 from bench.db import add_user, database  # noqa: E402
 from bench.harness import StatementCounter, interleaved, ms, summary  # noqa: E402
 
 Call = Callable[[], Awaitable[int]]
+KEY = "api key verify_api_key(key)"
+ACCESS = "verify_token(access), no cache"
+CACHED = "verify_token(access), state cache"
 
 
 def _ok(verify: Callable[[], Awaitable[object]]) -> Call:
@@ -60,50 +56,37 @@ async def _statements(engine: AsyncEngine, call: Call) -> list[str]:
     return counter.statements
 
 
-async def run_db(kind: str, url: str | None, quick: bool) -> dict[str, Any]:
-    """Both verifications on one database kind; print the table and return the figures."""
-    async with database(kind, url) as (_, engine):
-        auth = make_manager(engine, bcrypt_rounds=4)
-        uid = str(await add_user(engine, "bench@example.com", auth.hash_password(PASSWORD)))
-        access = (await auth.create_token_pair({"sub": uid})).access_token
-
-        # Built as the composition root will build them, on the manager's engine.
-        db = Database(async_sessionmaker(engine, expire_on_commit=False))
-        store, key_format = ApiKeyStore(), KeyFormat(auth.settings.api_key_prefix)
-        events = HookDispatcher([], timeout=2.0)
-        recorder = UsageRecorder(database=db, store=store)
-        service = ApiKeyService(
-            database=db, store=store, key_format=key_format, events=events, settings=auth.settings
-        )
-        verifier = ApiKeyVerifier(
-            database=db,
-            store=store,
-            key_format=key_format,
-            recorder=recorder,
-            events=events,
-            users=SQLAlchemyUserLoader(User, login_field="email"),
-        )
-        key = (await service.create_api_key(uid, name="bench", scopes=["read"])).key
-
-        variants: dict[str, Call] = {
-            "verify_token(access)": _ok(lambda: auth.verify_token(access)),
-            "api key verify(key)": _ok(lambda: verifier.verify(key)),
-        }
-        counts = {name: await _statements(engine, call) for name, call in variants.items()}
-        rounds, per_round = (6, 200) if quick else (20, 500)
-        samples = await interleaved(variants, rounds=rounds, per_round=per_round)
-        await recorder.aclose()
-
-    print(f"\n===== {kind} =====")
+async def key_verification(engine: AsyncEngine, quick: bool) -> dict[str, Any]:
+    """Key, access token (no cache) and access token (state cache) on one database."""
+    plain = make_manager(engine, bcrypt_rounds=4, state_cache="off")
+    cached = make_manager(engine, bcrypt_rounds=4)
+    uid = str(await add_user(engine, "keys@example.com", plain.hash_password(PASSWORD)))
+    access = (await plain.create_token_pair({"sub": uid})).access_token
+    key = (await plain.create_api_key(uid, name="bench", scopes=["read"])).key
+    variants: dict[str, Call] = {
+        KEY: _ok(lambda: plain.verify_api_key(key)),
+        ACCESS: _ok(lambda: plain.verify_token(access)),
+        CACHED: _ok(lambda: cached.verify_token(access)),
+    }
+    counts = {name: await _statements(engine, call) for name, call in variants.items()}
+    rounds, per_round = (6, 200) if quick else (20, 500)
+    samples = await interleaved(variants, rounds=rounds, per_round=per_round)
+    for auth in (plain, cached):
+        await auth.aclose()
+    print("  8. API key vs access-token verification (direct calls, interleaved)")
     out: dict[str, Any] = {}
     for name, values in samples.items():
         med, tail = summary(values)
-        verbs = [s.split(None, 1)[0].upper() for s in counts[name]]
-        print(f"  {name:<24} median {ms(med)}   p99 {ms(tail)}   n={len(values)}   SQL {verbs}")
-        out[name] = {"median": med, "p99": tail, "statements": verbs}
-    ratio = out["api key verify(key)"]["median"] / out["verify_token(access)"]["median"]
+        print(f"     {name:<33} median {ms(med)}   p99 {ms(tail)}   SQL {counts[name]}")
+        out[name] = {"median": med, "p99": tail, "statements": counts[name]}
+    ratio = out[KEY]["median"] / out[ACCESS]["median"]
     out["ratio key / access"] = ratio
-    print(f"  ratio (median) api key / access token: {ratio:5.2f}")
+    out["ratio key / cached access"] = out[KEY]["median"] / out[CACHED]["median"]
+    print(f"     ratio (median) key verification / access-token verification: {ratio:5.2f}")
+    print(
+        "     ratio (median) key verification / access token with state cache: "
+        f"{out['ratio key / cached access']:5.2f}"
+    )
     return out
 
 
@@ -112,9 +95,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         f"API key vs access-token verification: python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, {'quick' if args.quick else 'full'} run"
     )
-    results = {"sqlite": await run_db("sqlite", None, args.quick)}
-    if args.postgres:
-        results["postgresql"] = await run_db("postgresql", args.postgres, args.quick)
+    results: dict[str, Any] = {}
+    kinds = [("sqlite", None)] + ([("postgresql", args.postgres)] if args.postgres else [])
+    for kind, url in kinds:
+        print(f"\n===== {kind} =====")
+        async with database(kind, url) as (_, engine):
+            results[kind] = await key_verification(engine, args.quick)
     return results
 
 

@@ -20,10 +20,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import cache, workloads  # noqa: E402
+from bench import apikeys, cache, workloads  # noqa: E402
 from bench.db import database  # noqa: E402
 
-ALL = ("1", "2", "3", "4", "5", "6", "7")
+ALL = ("1", "2", "3", "4", "5", "6", "7", "8")
 
 
 async def run_db(kind: str, url: str | None, args: argparse.Namespace) -> dict[str, Any]:
@@ -31,7 +31,7 @@ async def run_db(kind: str, url: str | None, args: argparse.Namespace) -> dict[s
     out: dict[str, Any] = {}
     only = set(args.only)
     print(f"\n===== {kind} =====")
-    if only & {"1", "3", "4", "6", "7"} or args.checks:
+    if only & {"1", "3", "4", "6", "7", "8"} or args.checks:
         async with database(kind, url) as (_, engine):
             if kind == "sqlite":
                 out["pragmas"] = await workloads.sqlite_pragmas(engine)
@@ -46,6 +46,8 @@ async def run_db(kind: str, url: str | None, args: argparse.Namespace) -> dict[s
                 out["6"] = await cache.churn(engine, args.quick)
             if "7" in only:
                 out["7"] = await cache.refresh(engine, args.quick)
+            if "8" in only:
+                out["8"] = await apikeys.key_verification(engine, args.quick)
     if "2" in only:
         out["2"] = await workloads.real_server(kind, url, args.quick)
     if "5" in only:

@@ -41,6 +41,8 @@ sessions = Table(
     # Custom claims of the login, carried into every token the session mints.
     Column("claims", JSON, nullable=False),
     Column("fresh_until", _TS, nullable=True),
+    # The administrator acting as the user (RFC 8693 `act`); NULL for the user's own logins.
+    Column("impersonated_by", String(255), nullable=True),
     Index("ix_authmanager_sessions_user", "user_id"),
     Index("ix_authmanager_sessions_expires", "expires_at"),
 )

@@ -62,6 +62,8 @@ class SessionRow:
     claims: dict[str, Any]
     revoked_before: datetime | None
     kept_session_id: str | None
+    #: The administrator acting as the user (an impersonation session), else None.
+    impersonated_by: str | None = None
 
     def alive(self, now: datetime) -> bool:
         """Return whether the session may still be used."""
@@ -126,4 +128,5 @@ def session_row(row: Any) -> SessionRow:
         claims=dict(row.claims or {}),
         revoked_before=opt(row.revoked_before),
         kept_session_id=row.kept_session_id,
+        impersonated_by=row.impersonated_by,
     )

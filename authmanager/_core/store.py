@@ -66,6 +66,7 @@ _SESSION_QUERY = select(
     sessions.c.ip_address,
     sessions.c.device_id,
     sessions.c.claims,
+    sessions.c.impersonated_by,
     user_state.c.revoked_before,
     user_state.c.kept_session_id,
 ).select_from(sessions.outerjoin(user_state, user_state.c.user_id == sessions.c.user_id))
@@ -195,12 +196,16 @@ class TokenStore:
     async def list_sessions(
         self, db: AsyncSession, user_id: str, now: datetime
     ) -> list[SessionRow]:
-        """Return the user's login sessions that are still usable, newest first."""
+        """Return the user's login sessions that are still usable, newest first.
+
+        A login session holds a live refresh token; an impersonation session (one
+        access token, no refresh token) is listed too, so the user sees it.
+        """
         query = _SESSION_QUERY.where(
             sessions.c.user_id == user_id,
             sessions.c.revoked_at.is_(None),
             sessions.c.expires_at > now,
-            sessions.c.refresh_expires_at > now,
+            or_(sessions.c.refresh_expires_at > now, sessions.c.impersonated_by.is_not(None)),
         ).order_by(sessions.c.created_at.desc())
         rows = [session_row(row) for row in (await db.execute(query)).all()]
         return [row for row in rows if row.alive(now)]

@@ -41,6 +41,8 @@ class SessionInfo:
             expiry and the session's absolute end.
         user_agent: The `User-Agent` seen at login.
         ip_address: The client address seen at login.
+        impersonated_by: The id of the administrator acting as the user in this
+            session (see `AuthManager.impersonate`); None for every other session.
     """
 
     id: str
@@ -49,3 +51,4 @@ class SessionInfo:
     expires_at: datetime
     user_agent: str | None
     ip_address: str | None
+    impersonated_by: str | None = None

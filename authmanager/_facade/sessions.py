@@ -13,6 +13,7 @@ from authmanager._core.store import TokenStore
 from authmanager._core.types import SessionInfo
 from authmanager._services.revocation import RevocationService
 from authmanager._services.sessions import SessionService
+from authmanager.apikeys import ApiKeyService, UsageRecorder
 
 __all__ = ["SessionMethods"]
 
@@ -29,6 +30,8 @@ class SessionMethods(Generic[UserT]):
     _events: HookDispatcher
     _limiter: LoginLimiter
     _state_cache: StateCache | None
+    _api_keys: ApiKeyService
+    _key_recorder: UsageRecorder
 
     async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
         """Make *token* stop working at once; return whether it was live.
@@ -84,10 +87,13 @@ class SessionMethods(Generic[UserT]):
     async def purge_expired(self, *, session: AsyncSession | None = None) -> int:
         """Delete the rows of tokens past expiry (and of sessions left empty); return the count.
 
+        API keys that are revoked or expired are deleted too, and counted.
+
         Raises:
             TokenStoreUnavailableError: nothing was deleted.
         """
-        return await self._revocations.purge_expired(session)
+        count = await self._revocations.purge_expired(session)
+        return count + await self._api_keys.purge_expired(session=session)
 
     async def invalidate_state_cache(self) -> None:
         """Make every process, on every host, drop its cached token states (else no-op).
@@ -104,11 +110,13 @@ class SessionMethods(Generic[UserT]):
         """Release what the manager holds open: the state cache's listener, pending events,
         the rate-limit storage's connections.
 
-        Call it at shutdown (the lifespan of `install` does).
+        Call it at shutdown (the lifespan of `install` does). API key uses not yet
+        written (`last_used_at`) are written first.
 
         Raises:
             Nothing: failures are logged, never raised.
         """
+        await self._key_recorder.aclose()
         await self._events.drain()
         if self._state_cache is not None:
             await self._state_cache.aclose()

@@ -15,6 +15,7 @@ from authmanager._core.loginlimit import Attempt, LoginLimiter
 from authmanager._core.passwords import PasswordHasher, PasswordTooLongError
 from authmanager._core.store import TokenStore
 from authmanager._core.types import ClientInfo
+from authmanager._services.credentials import UserCredentials
 from authmanager._services.liveness import user_id_of, user_is_active
 from authmanager.exceptions import InvalidCredentialsError, RateLimitExceededError, Reason
 from authmanager.hooks import EventName
@@ -35,6 +36,8 @@ class LoginService(Generic[UserT]):
         store: Ends sessions on a password change.
         limiter: Failed-login limits, checked before any hashing.
         events: Where login events go.
+        credentials: The user's API keys, which a password change revokes or keeps
+            per `api_keys_on_password_change`.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class LoginService(Generic[UserT]):
         store: TokenStore,
         limiter: LoginLimiter,
         events: HookDispatcher,
+        credentials: UserCredentials | None = None,
     ) -> None:
         self._hasher = hasher
         self._users = users
@@ -53,6 +57,7 @@ class LoginService(Generic[UserT]):
         self._store = store
         self._limiter = limiter
         self._events = events
+        self._credentials = credentials
 
     async def authenticate(
         self,
@@ -186,7 +191,7 @@ class LoginService(Generic[UserT]):
         keep_session_id: str | None,
         session: AsyncSession | None,
     ) -> int:
-        """Store a new hash and end the user's other sessions (see the manager)."""
+        """Store a new hash, end the user's other sessions, apply the API key policy."""
         setter = getattr(self._users, "set_password_hash", None)
         if setter is None:
             raise TypeError("change_password needs a user loader with set_password_hash().")
@@ -198,6 +203,8 @@ class LoginService(Generic[UserT]):
             count = await self._store.revoke_user(
                 db, user_id, now=now, keep_session_id=keep_session_id, reason="password_changed"
             )
+            if self._credentials is not None:
+                await self._credentials.revoke_user_keys_for("password_change", user_id, session=db)
         # Its own event: an audit trail must tell a password change from a logout.
         self._events.emit(
             EventName.PASSWORD_CHANGED,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +12,7 @@ from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
 from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenCodec, TokenPayload
+from authmanager._services.credentials import CAUSES, Cause, UserCredentials
 from authmanager.exceptions import ExpiredTokenError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
 
@@ -45,6 +46,8 @@ class RevocationService:
         events: Where the revocation events go.
         user_revokers: Other credentials that `deactivate_user` ends with the user's
             sessions (the API-key capability adds its own).
+        credentials: The user's API keys, revoked or kept per the `api_keys_on_*`
+            settings on logout-all and password reset (password change: `LoginService`).
     """
 
     def __init__(
@@ -55,12 +58,14 @@ class RevocationService:
         database: Database,
         events: HookDispatcher,
         user_revokers: Sequence[UserRevoker] = (),
+        credentials: UserCredentials | None = None,
     ) -> None:
         self._codec = codec
         self._store = store
         self._database = database
         self._events = events
         self._user_revokers = tuple(user_revokers)
+        self._credentials = credentials
 
     async def revoke_token(self, token: str, session: AsyncSession | None) -> bool:
         """Revoke one token; a refresh token ends its session (see the manager)."""
@@ -101,10 +106,17 @@ class RevocationService:
         exclude_token_id: str | None,
         session: AsyncSession | None,
         event: EventName = EventName.TOKEN_REVOKED,
+        *,
+        cause: Cause | None = None,
         **fields: Any,
     ) -> int:
-        """`revoke_all_user_tokens`, reporting one *event* (`logout_all` from the route)."""
+        """`revoke_all_user_tokens`, reporting one *event* (`logout_all` from the route).
+
+        With *cause* (`logout_all` from the route), the user's API keys follow its
+        `api_keys_on_*` setting, in the same transaction.
+        """
         now = utcnow()
+        keys = 0
         async with self._database.transaction(session) as db:
             keep = None
             if exclude_token_id is not None:
@@ -113,7 +125,10 @@ class RevocationService:
             count = await self._store.revoke_user(
                 db, user_id, now=now, keep_session_id=keep, reason="revoke_all"
             )
-        base = {"session_id": keep, "reason": "revoke_all", "extra": {"revoked": count}}
+            if cause is not None and self._credentials is not None:
+                keys = await self._credentials.revoke_user_keys_for(cause, user_id, session=db)
+        extra = {"revoked": count, **({"api_keys_revoked": keys} if keys else {})}
+        base = {"session_id": keep, "reason": "revoke_all", "extra": extra}
         self._events.emit(event, user_id=user_id, **{**base, **fields})
         return count
 
@@ -122,15 +137,22 @@ class RevocationService:
     ) -> int:
         """End every session of the user (password reset, deactivation); return tokens revoked.
 
-        Reports nothing itself: the flow that calls it reports its own event.
+        A *reason* that names an account event with a key policy (`password_reset`, the
+        account flows' reset) also applies its `api_keys_on_*` setting to the user's
+        API keys, in the same transaction. Reports nothing itself: the flow that calls
+        it reports its own event.
 
         Raises:
             TokenStoreUnavailableError: nothing was changed.
         """
         async with self._database.transaction(session) as db:
-            return await self._store.revoke_user(
+            count = await self._store.revoke_user(
                 db, user_id, now=utcnow(), keep_session_id=None, reason=reason
             )
+            if reason in CAUSES and self._credentials is not None:
+                cause = cast(Cause, reason)
+                await self._credentials.revoke_user_keys_for(cause, user_id, session=db)
+        return count
 
     async def deactivate_user(self, user_id: str, *, session: AsyncSession | None = None) -> int:
         """End every session, token and credential of a deactivated or deleted user.

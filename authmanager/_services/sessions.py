@@ -25,6 +25,7 @@ from authmanager._services.liveness import (
     user_id_of,
     user_is_active,
 )
+from authmanager._services.sessioncap import SessionCap
 from authmanager.exceptions import InvalidCredentialsError, Reason
 from authmanager.hooks import EventName
 from authmanager.loaders import UserLoader
@@ -48,6 +49,7 @@ class SessionService(Generic[UserT]):
         binder: The binding claims of a new session (device, DPoP key, ...).
         users: The application's loader (its optional `token_claims(user)`).
         events: Where `token.issued` goes.
+        cap: `max_sessions_per_user`, applied to every new login session (or None).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class SessionService(Generic[UserT]):
         binder: Binder,
         users: UserLoader[UserT],
         events: HookDispatcher,
+        cap: SessionCap | None = None,
     ) -> None:
         self._issuer = issuer
         self._store = store
@@ -66,6 +69,7 @@ class SessionService(Generic[UserT]):
         self._binder = binder
         self._users = users
         self._events = events
+        self._cap = cap
 
     async def create_access_token(
         self,
@@ -185,6 +189,9 @@ class SessionService(Generic[UserT]):
                 dpop_jkt=client.dpop_jkt,
             )
             await self._store.insert_tokens(db, minted.rows)
+            evicted = [] if self._cap is None else await self._cap.make_room(db, sub, sid, now)
+        if evicted and self._cap is not None:  # committed with the new session
+            self._cap.report(sub, evicted, sid, client)
         return self._issuer.pair(minted, sid, now), sub, access_jti
 
     def _issued(self, pair: TokenPair, sub: str, access_jti: str, client: ClientInfo) -> None:
@@ -285,6 +292,7 @@ class SessionService(Generic[UserT]):
                 expires_at=min(row.expires_at, row.refresh_expires_at or row.expires_at),
                 user_agent=row.user_agent,
                 ip_address=row.ip_address,
+                impersonated_by=row.impersonated_by,
             )
             for row in rows
         ]

@@ -13,6 +13,7 @@ from authmanager._core.tokens import TokenPayload
 from authmanager._core.types import ClientInfo
 from authmanager._services.logins import LoginService
 from authmanager._services.sessions import SessionService
+from authmanager.exceptions import InvalidTokenError, Reason
 from authmanager.hooks import EventName
 from authmanager.loaders import UserLoader
 
@@ -60,7 +61,12 @@ class StepUpService:
             InvalidCredentialsError: the password is wrong.
             RateLimitExceededError: too many failed attempts.
             RevokedTokenError, ExpiredTokenError: the session or its user is gone.
+            InvalidTokenError: an impersonation session (`act` claim) is never fresh.
         """
+        if payload.get("act") is not None:
+            raise InvalidTokenError(
+                "An impersonation session cannot be made fresh.", reason=Reason.NOT_FRESH
+            )
         ctx = {
             "client_ip": client.ip_address,
             "user_agent": client.user_agent,

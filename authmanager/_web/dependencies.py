@@ -21,15 +21,25 @@ from authmanager._services.rejections import RejectionReporter
 from authmanager._services.revocation import RevocationService
 from authmanager._services.verifier import Verifier
 from authmanager._web.http import as_http, to_http
+from authmanager._web.keyauth import (
+    KeyAuth,
+    build_api_key_user,
+    build_current_principal,
+    build_principal,
+    require_held,
+)
 from authmanager._web.transport import BearerScheme, Transport
+from authmanager.apikeys import ApiKeyVerifier, Principal
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
 
-__all__ = ["Dependencies", "PayloadDependency", "UserDependency"]
+__all__ = ["Dependencies", "PayloadDependency", "PrincipalDependency", "UserDependency"]
 
 UserT = TypeVar("UserT")
 #: A dependency that gives the verified payload.
 PayloadDependency = Callable[..., Awaitable[TokenPayload]]
+#: A dependency that gives an access token's payload or an API key's principal.
+PrincipalDependency = Callable[..., Awaitable[Principal]]
 #: A dependency that gives the user of type *UserT*.
 UserDependency = Callable[..., Awaitable[UserT]]
 
@@ -43,6 +53,8 @@ class Dependencies(Generic[UserT]):
         binder: DPoP proof, device and network checks of each request.
         revocations: Ends sessions for `logout` and `logout_all`.
         reporter: Reports refusals that happen before token verification.
+        api_keys: Verifies API keys (`api_key_user`, `current_principal`, and the
+            scope and validator checks, which take a token or a key).
     """
 
     def __init__(
@@ -53,6 +65,7 @@ class Dependencies(Generic[UserT]):
         binder: Binder,
         revocations: RevocationService,
         reporter: RejectionReporter,
+        api_keys: ApiKeyVerifier,
     ) -> None:
         self._verifier = verifier
         self._binder = binder
@@ -67,11 +80,19 @@ class Dependencies(Generic[UserT]):
             on_reject=self._report,
         )
         self.transport = Transport(settings, on_reject=self._report)
-        self._validators: dict[Callable[[TokenPayload], bool], PayloadDependency] = {}
-        self._scope_checks: dict[frozenset[str], PayloadDependency] = {}
+        self.keys = KeyAuth(
+            verifier=api_keys, bearer=self.bearer, transport=self.transport, on_reject=self._report
+        )
+        self._validators: dict[Callable[[Principal], bool], PrincipalDependency] = {}
+        self._scope_checks: dict[frozenset[str], PrincipalDependency] = {}
         self._token = self._build_token()
         self.token_data: PayloadDependency = self._build_token_data()
         self.live_token_data: PayloadDependency = self._build_live_token_data()
+        self.principal: PrincipalDependency = build_principal(self.keys, self._resolve, self._token)
+        self.api_key_user: UserDependency[UserT] = build_api_key_user(self.keys)
+        self.current_principal: UserDependency[UserT] = build_current_principal(
+            self.keys, self._resolve, self._token
+        )
         self.current_user: UserDependency[UserT] = self._build_current_user()
         self.optional_user: UserDependency[UserT | None] = self._build_optional_user()
         self.fresh_user: UserDependency[UserT] = self._build_fresh_user()
@@ -95,6 +116,7 @@ class Dependencies(Generic[UserT]):
         with as_http():
             if token is None:
                 raise InvalidTokenError("Not authenticated.", reason=Reason.MISSING)
+            self.keys.refuse_key(request, token)  # a key is never an access token
             client = self.transport.client(request)
             if with_user:
                 payload, user = await self._verifier.verify_with_user(token, client)
@@ -128,7 +150,7 @@ class Dependencies(Generic[UserT]):
             the token's `scopes` hold every scope named.
             """
             payload, _ = await resolve(request, token, with_user=False)
-            _require(payload, security_scopes)
+            require_held(payload, security_scopes)
             return payload
 
         return token_data
@@ -163,7 +185,7 @@ class Dependencies(Generic[UserT]):
             unless the token's `scopes` hold every scope named.
             """
             payload, user = await resolve(request, token, with_user=True)
-            _require(payload, security_scopes)
+            require_held(payload, security_scopes)
             return user
 
         return current_user
@@ -180,7 +202,7 @@ class Dependencies(Generic[UserT]):
             if token is None:
                 return None
             payload, user = await resolve(request, token, with_user=True)
-            _require(payload, security_scopes)
+            require_held(payload, security_scopes)
             return user
 
         return optional_user
@@ -195,8 +217,10 @@ class Dependencies(Generic[UserT]):
         ) -> Any:
             """The user, only if the token came from a sign-in within the fresh window."""
             payload, user = await resolve(request, token, with_user=True)
-            _require(payload, security_scopes)
-            if payload.get("fresh") is not True or utcnow() - payload.iat > window:
+            require_held(payload, security_scopes)
+            # An impersonation token (RFC 8693 `act`) is never fresh, whatever it says.
+            stale = payload.get("fresh") is not True or payload.get("act") is not None
+            if stale or utcnow() - payload.iat > window:
                 raise to_http(
                     InvalidTokenError(
                         "This action needs a recent login; re-enter your password.",
@@ -272,32 +296,37 @@ class Dependencies(Generic[UserT]):
                     client_ip=client.ip_address,
                     user_agent=client.user_agent,
                     reason="logout_all",
+                    cause="logout_all",  # API keys per `api_keys_on_logout_all`
                 )
             transport.clear_cookies(response)
             return {"detail": "Logged out of every session.", "revoked": count}
 
         return logout_all
 
-    def token_validator(self, fn: Callable[[TokenPayload], bool]) -> PayloadDependency:
-        """A dependency answering 403 unless `fn(payload)` is true; memoised on *fn*."""
+    def token_validator(self, fn: Callable[[Principal], bool]) -> PrincipalDependency:
+        """A dependency answering 403 unless `fn(principal)` is true; memoised on *fn*.
+
+        *fn* gets a `TokenPayload` for an access token, an `ApiKeyPrincipal` for a key.
+        """
         if fn in self._validators:
             return self._validators[fn]
-        token_data = self.token_data
+        principal_dep = self.principal
 
-        async def validate(payload: TokenPayload = Depends(token_data)) -> TokenPayload:
-            if not fn(payload):
+        async def validate(principal: Principal = Depends(principal_dep)) -> Principal:
+            if not fn(principal):
                 raise to_http(AuthError("The token does not allow this.", reason=Reason.VALIDATOR))
-            return payload
+            return principal
 
         self._validators[fn] = validate
         return validate
 
-    def require_scopes(self, *scopes: str) -> PayloadDependency:
-        """A dependency answering 403 unless the token's `scopes` hold all of *scopes*.
+    def require_scopes(self, *scopes: str) -> PrincipalDependency:
+        """A dependency answering 403 unless the token's or key's scopes hold all of *scopes*.
 
-        Memoised on the set of scopes. The scopes appear in the OpenAPI document (the
-        route's security requirement and the scheme's list), so Swagger's Authorize
-        dialog offers them: it is `Security(token_data, scopes=[...])` under a name.
+        It gives a `TokenPayload` for an access token, an `ApiKeyPrincipal` for an API
+        key. Memoised on the set of scopes. The scopes appear in the OpenAPI document
+        (the route's security requirement and the scheme's list), so Swagger's Authorize
+        dialog offers them: it is `Security(principal, scopes=[...])` under a name.
         """
         wanted = frozenset(scopes)
         if wanted in self._scope_checks:
@@ -305,20 +334,12 @@ class Dependencies(Generic[UserT]):
         offered = self.bearer.offered_scopes
         for scope in sorted(wanted):
             offered.setdefault(scope, f"Required by routes that use require_scopes({scope!r}).")
-        token_data, named = self.token_data, sorted(wanted)
+        principal_dep, named = self.principal, sorted(wanted)
 
         async def check(
-            payload: TokenPayload = Security(token_data, scopes=named),
-        ) -> TokenPayload:
-            return payload
+            principal: Principal = Security(principal_dep, scopes=named),
+        ) -> Principal:
+            return principal
 
         self._scope_checks[wanted] = check
         return check
-
-
-def _require(payload: TokenPayload, security_scopes: SecurityScopes) -> None:
-    """403 `insufficient_scope` unless *payload* holds every scope of *security_scopes*."""
-    if security_scopes.scopes and not set(security_scopes.scopes).issubset(payload.scopes):
-        raise to_http(
-            AuthError("The token lacks a required scope.", reason=Reason.INSUFFICIENT_SCOPE)
-        )

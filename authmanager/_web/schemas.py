@@ -8,9 +8,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ApiKeyBody",
+    "ApiKeyRequest",
     "ErrorBody",
     "HealthBody",
     "JWKSBody",
+    "NewApiKeyBody",
     "RefreshBody",
     "RevokedBody",
     "SessionBody",
@@ -94,12 +97,59 @@ class SessionBody(BaseModel):
     user_agent: str | None
     ip_address: str | None
     current: bool = Field(description="True for the session of the calling token.")
+    impersonated_by: str | None = Field(
+        default=None,
+        description="The administrator acting as the user in this session, else null.",
+    )
 
 
 class JWKSBody(BaseModel):
     """An RFC 7517 JWK Set."""
 
     keys: list[dict[str, str]]
+
+
+class ApiKeyRequest(BaseModel):
+    """JSON body of `POST /api-keys`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, description="A name to tell the key apart.")
+    scopes: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Scopes the key grants; each must be one the calling token holds.",
+    )
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Days until the key stops working; default and longest: the server's cap.",
+    )
+
+
+class ApiKeyBody(BaseModel):
+    """One API key of the caller (never the key itself)."""
+
+    id: str
+    name: str
+    prefix: str = Field(description="The key's visible first characters.")
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(description="To within about a minute.")
+
+
+class NewApiKeyBody(BaseModel):
+    """A key just created: `key` is shown this once and cannot be read again."""
+
+    id: str
+    key: str = Field(description="The secret: store it now; only its hash is kept.")
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
 
 
 class HealthBody(BaseModel):

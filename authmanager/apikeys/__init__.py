@@ -19,7 +19,7 @@ from authmanager.apikeys.recorder import UsageRecorder
 from authmanager.apikeys.rules import TooManyApiKeysError
 from authmanager.apikeys.service import ApiKeyService, Cause
 from authmanager.apikeys.store import ApiKeyStore
-from authmanager.apikeys.types import ApiKeyInfo, ApiKeyPrincipal, NewApiKey
+from authmanager.apikeys.types import ApiKeyInfo, ApiKeyPrincipal, NewApiKey, Principal
 from authmanager.apikeys.verifier import ApiKeyVerifier, UserSource
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Cause",
     "KeyFormat",
     "NewApiKey",
+    "Principal",
     "TooManyApiKeysError",
     "UsageRecorder",
     "UserSource",

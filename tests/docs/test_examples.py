@@ -23,6 +23,7 @@ EMAIL = "ada@example.com"
 
 BINDING = "tests/docs/test_binding_examples.py::"
 FIRST_USE = "tests/docs/test_firstuse_examples.py::"
+APIKEYS = "tests/docs/test_apikeys_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
@@ -50,6 +51,10 @@ COVERED = {
     "passwords_1.py": "test_password_change_needs_fresh_login",
     "production_1.py": "test_production_settings_refuse_insecure",
     "oauth_1.py": FIRST_USE + "test_oauth_recipe_password_grant_and_automatic_refresh",
+    "apikeys_1.py": APIKEYS + "test_api_key_examples_serve_scripts_and_people",
+    "apikeys_2.py": APIKEYS + "test_api_key_examples_serve_scripts_and_people",
+    "admin_1.py": "tests/docs/test_admin_examples.py::"
+    + "test_admin_example_caps_impersonates_and_deactivates",
 }
 
 

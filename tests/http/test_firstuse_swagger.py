@@ -136,7 +136,11 @@ def test_scopes_are_in_the_security_scheme_and_requirements(make_manager: MakeMa
     assert "orders:read" in scheme["scopes"]  # added by require_scopes
     assert doc["paths"]["/reports"]["get"]["security"] == [{"BearerScheme": ["read"]}]
     assert doc["paths"]["/audit"]["get"]["security"] == [{"BearerScheme": ["admin"]}]
-    assert doc["paths"]["/orders"]["get"]["security"] == [{"BearerScheme": ["orders:read"]}]
+    # require_scopes takes an access token or an API key: both schemes name the scope.
+    assert doc["paths"]["/orders"]["get"]["security"] == [
+        {"BearerScheme": ["orders:read"]},
+        {"APIKeyHeader": ["orders:read"]},
+    ]
 
 
 async def test_security_scopes_are_enforced(make_manager: MakeManager, user: User) -> None:

@@ -96,7 +96,9 @@ async def test_sessions_lists_mine_with_current_marked(
             "user_agent",
             "ip_address",
             "current",
+            "impersonated_by",
         }
+        assert s["impersonated_by"] is None
         assert s["ip_address"] == "127.0.0.1"
         assert s["user_agent"].startswith("python-httpx")
 

@@ -8,8 +8,11 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from authmanager import (
+    ApiKeyInfo,
+    ApiKeyPrincipal,
     AuthManager,
     AuthSettings,
+    NewApiKey,
     SQLAlchemyUserLoader,
     TokenPair,
     TokenPayload,
@@ -28,7 +31,9 @@ assert_type(auth.current_user, Callable[..., Awaitable[User]])
 assert_type(auth.optional_user, Callable[..., Awaitable[User | None]])
 assert_type(auth.fresh_user, Callable[..., Awaitable[User]])
 assert_type(auth.token_data, Callable[..., Awaitable[TokenPayload]])
-assert_type(auth.require_scopes("read"), Callable[..., Awaitable[TokenPayload]])
+assert_type(auth.require_scopes("read"), Callable[..., Awaitable[TokenPayload | ApiKeyPrincipal]])
+assert_type(auth.api_key_user, Callable[..., Awaitable[User]])
+assert_type(auth.current_principal, Callable[..., Awaitable[User]])
 assert_type(auth.websocket_user, Callable[..., AsyncIterator[User]])
 assert_type(auth.metadata, MetaData)
 assert_type(metadata, MetaData)
@@ -55,3 +60,12 @@ async def flows() -> None:
     assert_type(payload.scopes, list[str])
     assert_type(payload.amr, list[str])
     assert_type(await auth.refresh(pair.refresh_token), TokenPair)
+    new = await auth.create_api_key(str(user.id), name="CI", scopes=["read"])
+    assert_type(new, NewApiKey)
+    assert_type(new.key, str)
+    assert_type(await auth.list_api_keys(str(user.id)), list[ApiKeyInfo])
+    principal = await auth.verify_api_key(new.key)
+    assert_type(principal.sub, str)
+    assert_type(principal.scopes, tuple[str, ...])
+    assert_type(await auth.impersonate("1", str(user.id), reason="support"), str)
+    assert_type(await auth.deactivate_user(str(user.id)), int)

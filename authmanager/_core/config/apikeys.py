@@ -79,10 +79,22 @@ class ApiKeySettings(BaseSettings):
         ),
     )
 
-    @field_validator("api_key_max_lifetime_days", mode="before")
+    max_sessions_per_user: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        validation_alias="AUTH_MAX_SESSIONS_PER_USER",
+        description=(
+            "Login sessions a user may hold at once; a login past the cap ends the user's "
+            "least recently used session (event `session.evicted`). Empty: no cap."
+        ),
+    )
+
+    @field_validator("api_key_max_lifetime_days", "max_sessions_per_user", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
-        # An empty environment variable turns the cap off (no expiry is then required).
+        # An empty environment variable turns the cap off (for the key lifetime: no
+        # expiry is then required).
         if isinstance(value, str) and not value.strip():
             return None
         return value

@@ -48,6 +48,7 @@ def add_session_routes(
                 user_agent=s.user_agent,
                 ip_address=s.ip_address,
                 current=s.id == payload.sid,
+                impersonated_by=s.impersonated_by,
             )
             for s in found
         ]
