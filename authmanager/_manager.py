@@ -19,12 +19,13 @@ from authmanager._core.issuer import Issuer
 from authmanager._core.keys import KeyRing
 from authmanager._core.models import metadata
 from authmanager._core.passwords import PasswordHasher
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.ratelimit import LoginLimiter, RateLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager._core.sqlite import configure_sqlite
 from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenCodec, TokenPayload
 from authmanager._core.types import ClientInfo
+from authmanager._facade.accounts import AccountMethods
 from authmanager._facade.passwords import PasswordMethods
 from authmanager._facade.sessions import SessionMethods
 from authmanager._facade.tokens import TokenMethods
@@ -38,9 +39,15 @@ from authmanager._services.stepup import StepUpService
 from authmanager._services.verifier import Verifier
 from authmanager._web.dependencies import Dependencies, PayloadDependency
 from authmanager._web.router import add_jwks_route, new_router
+from authmanager._web.routes.accounts import add_account_routes
 from authmanager._web.routes.sessions import add_session_routes
 from authmanager._web.routes.tokens import add_token_routes
 from authmanager._web.websocket import build_websocket_user
+from authmanager.accounts import Sender
+from authmanager.accounts._outbox import Outbox
+from authmanager.accounts._policy import ensure_login_allowed
+from authmanager.accounts._service import AccountService
+from authmanager.accounts._tokens import ActionTokens
 from authmanager.hooks import Hook
 from authmanager.loaders import UserLoader
 
@@ -51,7 +58,11 @@ _NO_CLIENT = ClientInfo()
 
 
 class AuthManager(
-    PasswordMethods[UserT], TokenMethods[UserT], SessionMethods[UserT], Generic[UserT]
+    PasswordMethods[UserT],
+    TokenMethods[UserT],
+    SessionMethods[UserT],
+    AccountMethods[UserT],
+    Generic[UserT],
 ):
     """Stateful JWT authentication for one FastAPI application (or audience).
 
@@ -66,10 +77,17 @@ class AuthManager(
         session_factory: An `async_sessionmaker` bound to the token store's engine.
         user_loader: The application's users (see `authmanager.loaders.UserLoader`).
         hooks: Callables that receive every `AuthEvent` (audit log, metrics).
+        sender: Delivers the account flows' messages (`ConsoleSender`, `SMTPSender`,
+            or any callable taking one `AccountMessage`); with one, the account
+            routes are mounted.
 
     Raises:
-        TypeError: The user loader lacks `get_user` or `get_user_by_login` coroutines.
-        ValueError: The keys in the settings cannot be loaded.
+        TypeError: The user loader lacks `get_user` or `get_user_by_login` coroutines,
+            an optional loader method is not a coroutine, the sender is not callable,
+            or `AUTH_REQUIRE_VERIFIED_EMAIL` is on with a loader that has no
+            `set_verified`.
+        ValueError: The keys in the settings cannot be loaded, or a link template or
+            the password policy is unusable.
 
     Example:
         ```python
@@ -86,6 +104,7 @@ class AuthManager(
         session_factory: async_sessionmaker[AsyncSession],
         user_loader: UserLoader[UserT],
         hooks: Iterable[Hook] = (),
+        sender: Sender | None = None,
     ) -> None:
         _check_loader(user_loader)
         settings.warn_if_insecure()
@@ -130,6 +149,7 @@ class AuthManager(
             store=store,
             limiter=self._limiter,
             events=self._events,
+            login_rule=_login_rule(settings),
         )
         self._sessions: SessionService[UserT] = SessionService(
             issuer=issuer,
@@ -163,6 +183,28 @@ class AuthManager(
             database=database,
             events=self._events,
         )
+        # Account flows: action tokens always; the flows and their routes with a sender.
+        self._action_tokens = ActionTokens(database=database)
+        self._outbox: Outbox | None = None
+        self._account_limiter: RateLimiter | None = None
+        self._accounts: AccountService[UserT] | None = None
+        if sender is not None:
+            self._outbox = Outbox(
+                sender, events=self._events, timeout=settings.sender_timeout_seconds
+            )
+            self._account_limiter = RateLimiter(settings.rate_limit_storage_url)
+            self._accounts = AccountService(
+                settings=settings,
+                database=database,
+                users=user_loader,
+                hasher=self._passwords,
+                tokens=self._action_tokens,
+                outbox=self._outbox,
+                limiter=self._account_limiter,
+                events=self._events,
+                sessions=self._sessions,
+                revoker=self._revocations,
+            )
         # HTTP.
         deps: Dependencies[UserT] = Dependencies(
             settings=settings,
@@ -203,6 +245,10 @@ class AuthManager(
         add_session_routes(
             self.router, deps=deps, sessions=self._sessions, revocations=self._revocations
         )
+        if self._accounts is not None:
+            add_account_routes(
+                self.router, settings=settings, deps=deps, binder=binder, accounts=self._accounts
+            )
         if not self._keys.symmetric:
             add_jwks_route(self.router, self._keys.jwks)
 
@@ -215,6 +261,17 @@ class AuthManager(
     def metadata(self) -> MetaData:
         """The token tables' `MetaData` (also `authmanager.metadata`)."""
         return metadata
+
+
+def _login_rule(settings: AuthSettings) -> Callable[[object], None] | None:
+    """The account rule `/login` applies after the password: a verified email, if required."""
+    if not settings.require_verified_email:
+        return None
+
+    def verified_email(user: object) -> None:
+        ensure_login_allowed(user, require_verified_email=True)
+
+    return verified_email
 
 
 def _check_loader(loader: object) -> None:

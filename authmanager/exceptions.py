@@ -70,6 +70,10 @@ class Reason(StrEnum):
     EMAIL_NOT_VERIFIED = "email_not_verified"
     TOKEN_USED = "token_used"
     LOGIN_TAKEN = "login_taken"
+    PASSWORD_POLICY = "password_policy"
+    INVALID_ADDRESS = "invalid_address"
+    INVALID_FIELDS = "invalid_fields"
+    FLOW_UNAVAILABLE = "flow_unavailable"
 
 
 class AuthError(Exception):

@@ -7,12 +7,14 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._core.events import HookDispatcher
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.ratelimit import LoginLimiter, RateLimiter
 from authmanager._core.statecache import StateCache
 from authmanager._core.store import TokenStore
 from authmanager._core.types import SessionInfo
 from authmanager._services.revocation import RevocationService
 from authmanager._services.sessions import SessionService
+from authmanager.accounts._outbox import Outbox
+from authmanager.accounts._tokens import ActionTokens
 
 __all__ = ["SessionMethods"]
 
@@ -29,6 +31,9 @@ class SessionMethods(Generic[UserT]):
     _events: HookDispatcher
     _limiter: LoginLimiter
     _state_cache: StateCache | None
+    _action_tokens: ActionTokens
+    _outbox: Outbox | None
+    _account_limiter: RateLimiter | None
 
     async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
         """Make *token* stop working at once; return whether it was live.
@@ -84,10 +89,13 @@ class SessionMethods(Generic[UserT]):
     async def purge_expired(self, *, session: AsyncSession | None = None) -> int:
         """Delete the rows of tokens past expiry (and of sessions left empty); return the count.
 
+        Action tokens past expiry (used or not) are deleted too, and counted.
+
         Raises:
             TokenStoreUnavailableError: nothing was deleted.
         """
-        return await self._revocations.purge_expired(session)
+        count = await self._revocations.purge_expired(session)
+        return count + await self._action_tokens.purge(session=session)
 
     async def invalidate_state_cache(self) -> None:
         """Make every process, on every host, drop its cached token states (else no-op).
@@ -103,12 +111,15 @@ class SessionMethods(Generic[UserT]):
     async def aclose(self) -> None:
         """Release what the manager holds open: the state cache's listener, pending events.
 
-        Call it at shutdown (the lifespan of `install` does).
+        Pending account messages are sent first, then the account rate limiter's
+        connections are closed. Call it at shutdown (the lifespan of `install` does).
 
         Raises:
             Nothing.
         """
-        await self._events.drain()
+        await self.drain_events()
+        if self._account_limiter is not None:
+            await self._account_limiter.aclose()
         if self._state_cache is not None:
             await self._state_cache.aclose()
 
@@ -127,7 +138,13 @@ class SessionMethods(Generic[UserT]):
         await self._store.create_tables(bind)
 
     async def drain_events(self) -> None:
-        """Wait until every event emitted so far has reached the hooks (for tests, shutdown)."""
+        """Wait until every event emitted so far has reached the hooks (for tests, shutdown).
+
+        Account messages in the background (the outbox) are sent, or fail, first: their
+        events are then delivered too.
+        """
+        if self._outbox is not None:
+            await self._outbox.drain()
         await self._events.drain()
 
     async def reset_rate_limits(self) -> None:

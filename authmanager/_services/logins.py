@@ -15,7 +15,12 @@ from authmanager._core.ratelimit import LoginLimiter
 from authmanager._core.store import TokenStore
 from authmanager._core.types import ClientInfo
 from authmanager._services.liveness import user_id_of, user_is_active
-from authmanager.exceptions import InvalidCredentialsError, RateLimitExceededError, Reason
+from authmanager.exceptions import (
+    AuthError,
+    InvalidCredentialsError,
+    RateLimitExceededError,
+    Reason,
+)
 from authmanager.hooks import EventName
 from authmanager.loaders import UserLoader
 
@@ -34,6 +39,9 @@ class LoginService(Generic[UserT]):
         store: Ends sessions on a password change.
         limiter: Failed-login limits, checked before any hashing.
         events: Where login events go.
+        login_rule: Called with the user once the password matched; raises an
+            `AuthError` to refuse the login (`AUTH_REQUIRE_VERIFIED_EMAIL`). Only someone
+            who knows the password ever sees that refusal.
     """
 
     def __init__(
@@ -45,7 +53,9 @@ class LoginService(Generic[UserT]):
         store: TokenStore,
         limiter: LoginLimiter,
         events: HookDispatcher,
+        login_rule: Callable[[Any], None] | None = None,
     ) -> None:
+        self._login_rule = login_rule
         self._hasher = hasher
         self._users = users
         self._database = database
@@ -68,6 +78,12 @@ class LoginService(Generic[UserT]):
                 load=lambda db: self._users.get_user_by_login(db, login),
             )
         user_id = user_id_of(user)
+        if self._login_rule is not None:
+            try:
+                self._login_rule(user)
+            except AuthError as exc:
+                self._events.emit(EventName.LOGIN_FAILED, user_id=user_id, reason=exc.reason, **ctx)
+                raise
         await self._upgrade_hash(user, user_id, password, hashed, session, ctx)
         self._events.emit(EventName.LOGIN_SUCCEEDED, user_id=user_id, **ctx)
         return user

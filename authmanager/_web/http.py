@@ -44,6 +44,9 @@ _BY_REASON: dict[Reason, _Answer] = {
     Reason.VALIDATOR: _Answer(403, "access_denied"),
     Reason.DUPLICATE_CREDENTIALS: _Answer(401, "invalid_request"),
     Reason.MISSING: _Answer(401, "invalid_request"),
+    # Account flows: an unverified user with the right password; a taken login.
+    Reason.EMAIL_NOT_VERIFIED: _Answer(403, "email_not_verified"),
+    Reason.LOGIN_TAKEN: _Answer(409, "login_taken"),
 }
 _BY_CLASS: list[tuple[type[AuthError], _Answer]] = [
     (InvalidCredentialsError, _Answer(401, "invalid_grant")),

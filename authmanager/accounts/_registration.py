@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Generic, TypeVar
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authmanager._core.types import ClientInfo
-from authmanager.accounts._errors import LoginTakenError
+from authmanager.accounts._errors import InvalidFieldsError, LoginTakenError
 from authmanager.accounts._kit import NO_CLIENT, AccountKit, client_fields, user_id_of
 from authmanager.accounts._messages import Purpose
 from authmanager.accounts._policy import check_address, is_verified
@@ -48,9 +50,10 @@ class Registration(Generic[UserT]):
         Raises:
             InvalidAddressError: the login is not an email address.
             PasswordPolicyError: the password breaks the policy (`rule` says which).
-            LoginTakenError: the login is taken and verification is not required.
-            ValueError: the loader refused *fields*.
-            TypeError: the loader has no `create_user`.
+            InvalidFieldsError: the loader refused *fields* (checked before the look-up).
+            LoginTakenError: the login is taken and verification is not required (also
+                when another registration of it won a race).
+            MissingLoaderMethodError: the loader has no `create_user`.
             RateLimitExceededError: too many requests from this IP or for this address.
             TokenStoreUnavailableError: nothing was created.
         """
@@ -59,17 +62,14 @@ class Registration(Generic[UserT]):
         client = client or NO_CLIENT
         login = check_address(login)
         kit.policy.check(password)
+        values = await self._checked_fields(fields)
         await kit.limit(client, login)
         password_hash = await kit.hasher.hash_async(password)
-        user: UserT | None = None
-        async with kit.db.transaction(session) as db:
-            existing = await kit.users.get_user_by_login(db, login)
-            if existing is None:
-                user = await create(db, login, password_hash, dict(fields or {}))
-        if existing is not None:
+        user, owner = await self._create(create, login, password_hash, values, session)
+        if owner is not None:
             if not kit.require_verified:
                 raise LoginTakenError()
-            kit.mailer.send_notice(Purpose.ACCOUNT_EXISTS, user_id=user_id_of(existing), to=login)
+            kit.mailer.send_notice(Purpose.ACCOUNT_EXISTS, user_id=user_id_of(owner), to=login)
             return None
         user_id = user_id_of(user)
         kit.events.emit(EventName.ACCOUNT_REGISTERED, user_id=user_id, **client_fields(client))
@@ -77,13 +77,74 @@ class Registration(Generic[UserT]):
             self._send(user_id, login, client)
         return user
 
+    async def _checked_fields(self, fields: Mapping[str, object] | None) -> dict[str, object]:
+        """The extra fields, refused now if the loader refuses them (before any look-up).
+
+        Checked before the login is looked up, so invalid fields are refused whether or
+        not the login exists: the refusal cannot tell a stranger that a login is free.
+
+        Raises:
+            InvalidFieldsError: the loader's `check_fields` refused them; or, with
+                verification required, there are fields and the loader cannot check them.
+        """
+        values = dict(fields or {})
+        check = self._kit.users_check_fields
+        if check is None:
+            if values and self._kit.require_verified:
+                raise InvalidFieldsError(
+                    "Registration takes no extra fields here (the user loader has no check_fields)."
+                )
+            return values
+        try:
+            result = check(values)
+            if inspect.isawaitable(result):
+                await result
+        except ValueError as exc:
+            raise InvalidFieldsError(str(exc)) from None
+        return values
+
+    async def _create(
+        self,
+        create: Callable[..., Awaitable[Any]],
+        login: str,
+        password_hash: str,
+        values: dict[str, object],
+        session: AsyncSession | None,
+    ) -> tuple[UserT | None, UserT | None]:
+        """Create the user unless *login* is taken: (new user, None) or (None, its owner).
+
+        Raises:
+            InvalidFieldsError: `create_user` refused the fields.
+        """
+        kit = self._kit
+        async with kit.db.transaction(session) as db:
+            owner = await kit.users.get_user_by_login(db, login)
+            if owner is not None:
+                return None, owner
+            try:
+                # A savepoint: a caller's transaction survives a lost race below.
+                async with db.begin_nested():
+                    user: UserT = await create(db, login, password_hash, values)
+                    return user, None
+            except ValueError as exc:
+                raise InvalidFieldsError(str(exc)) from None
+            except IntegrityError:
+                # Two registrations of one login at once (PostgreSQL lets both look it up
+                # before either inserts): the loser's INSERT hits the unique index. Taken,
+                # when the winner's row is there now; any other integrity error is a fault.
+                owner = await kit.users.get_user_by_login(db, login)
+                if owner is None:
+                    raise
+                return None, owner
+
     async def request_email_verification(
         self, user: UserT, *, client: ClientInfo | None = None
     ) -> None:
         """Send *user* a `verify_email` link, in the background (nothing when verified).
 
         Raises:
-            TypeError: the loader has no `set_verified`, or the user's address is unknown.
+            MissingLoaderMethodError: the loader has no `set_verified`.
+            TypeError: the user's address is unknown.
             RateLimitExceededError: too many requests from this IP or for this address.
             TokenStoreUnavailableError: the rate-limit storage is down.
         """
@@ -104,7 +165,7 @@ class Registration(Generic[UserT]):
             InvalidTokenError: a bad, used or other-purpose token, a user gone or
                 inactive, or an address changed since the link was sent.
             ExpiredTokenError: the token expired.
-            TypeError: the loader has no `set_verified`.
+            MissingLoaderMethodError: the loader has no `set_verified`.
             TokenStoreUnavailableError: nothing was changed.
         """
         kit = self._kit
