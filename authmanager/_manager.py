@@ -45,7 +45,7 @@ from authmanager._web.routes.tokens import add_token_routes
 from authmanager._web.websocket import build_websocket_user
 from authmanager.accounts import Sender
 from authmanager.accounts._outbox import Outbox
-from authmanager.accounts._policy import ensure_login_allowed
+from authmanager.accounts._policy import PasswordPolicy, ensure_login_allowed
 from authmanager.accounts._service import AccountService
 from authmanager.accounts._tokens import ActionTokens
 from authmanager.hooks import Hook
@@ -120,6 +120,7 @@ class AuthManager(
         database = Database(session_factory, state_cache)
         store = TokenStore(database)
         self._passwords = PasswordHasher(settings)
+        self._password_policy = PasswordPolicy(settings)
         self._events = HookDispatcher(list(hooks), timeout=settings.hook_timeout_seconds)
         self._limiter = LoginLimiter(settings)
         self._store = store

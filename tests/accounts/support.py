@@ -57,9 +57,7 @@ class ManagerSessions:
         self, user_id: str, *, reason: str, session: AsyncSession | None = None
     ) -> int:
         self.reasons.append(reason)
-        return await self._manager._revocations.revoke_user(
-            user_id, reason=reason, session=session
-        )
+        return await self._manager._revocations.revoke_user(user_id, reason=reason, session=session)
 
 
 class CountingHasher(PasswordHasher):

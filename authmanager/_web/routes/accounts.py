@@ -30,14 +30,10 @@ from authmanager._web.account_schemas import (
     TokenInBody,
 )
 from authmanager._web.dependencies import Dependencies
+from authmanager._web.http import INPUT_ERRORS, input_error_response
 from authmanager._web.routing import NO_STORE, errors, token_response
 from authmanager._web.schemas import ErrorBody, RevokedBody, TokenBody
-from authmanager.accounts._errors import (
-    InvalidAddressError,
-    InvalidFieldsError,
-    MissingLoaderMethodError,
-    PasswordPolicyError,
-)
+from authmanager.accounts._errors import MissingLoaderMethodError
 from authmanager.accounts._service import AccountService
 from authmanager.exceptions import InvalidTokenError, Reason
 
@@ -52,18 +48,12 @@ _ACCEPTED = {
     "verify": "A verification link is on its way to your address.",
     "change": "A confirmation link is on its way to the new address.",
 }
-_INPUT_REASONS: dict[type[ValueError], Reason] = {
-    PasswordPolicyError: Reason.PASSWORD_POLICY,
-    InvalidAddressError: Reason.INVALID_ADDRESS,
-    InvalidFieldsError: Reason.INVALID_FIELDS,
-}
-_INPUT = tuple(_INPUT_REASONS)
 # Refusals of the request itself, not of the link's token: they keep their own answers.
 _NOT_THE_GRANT = frozenset({Reason.DPOP, Reason.DEVICE_MISMATCH, Reason.CSRF})
 
 
-def _body(status: int, detail: str, error: str, reason: Reason, **extra: str) -> JSONResponse:
-    content = {"detail": detail, "error": error, "reason": str(reason), **extra}
+def _body(status: int, detail: str, error: str, reason: Reason) -> JSONResponse:
+    content = {"detail": detail, "error": error, "reason": str(reason)}
     return JSONResponse(content, status_code=status, headers=NO_STORE)
 
 
@@ -82,9 +72,8 @@ def _answers(*, confirm: bool = False) -> Callable[[Endpoint], Endpoint]:
         async def answered(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await endpoint(*args, **kwargs)
-            except _INPUT as exc:
-                rule = {"rule": exc.rule} if isinstance(exc, PasswordPolicyError) else {}
-                return _body(422, str(exc), "invalid_request", _INPUT_REASONS[type(exc)], **rule)
+            except INPUT_ERRORS as exc:
+                return input_error_response(exc)
             except MissingLoaderMethodError as exc:
                 return _body(501, str(exc), "unsupported", Reason.FLOW_UNAVAILABLE)
             except InvalidTokenError as exc:
