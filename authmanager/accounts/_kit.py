@@ -82,6 +82,7 @@ class AccountKit(Generic[UserT]):
         """The loader's optional `check_fields(fields)` (plain or async; `ValueError` refuses)."""
         self.db, self.users, self.hasher, self.tokens = database, users, hasher, tokens
         self.events = events
+        self.outbox = outbox
         self.policy = PasswordPolicy(settings)
         self.mailer = AccountMailer(
             tokens=tokens,

@@ -1,9 +1,10 @@
-"""Registration and email verification."""
+"""Registration: `register`, and the enumeration-safe `request_registration` of `/register`."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,8 @@ from authmanager._core.types import ClientInfo
 from authmanager.accounts._errors import InvalidFieldsError, LoginTakenError
 from authmanager.accounts._kit import NO_CLIENT, AccountKit, client_fields, user_id_of
 from authmanager.accounts._messages import Purpose
-from authmanager.accounts._policy import check_address, is_verified
+from authmanager.accounts._policy import check_address
+from authmanager.accounts._verification import send_verification
 from authmanager.hooks import EventName
 
 __all__ = ["Registration"]
@@ -21,8 +23,19 @@ __all__ = ["Registration"]
 UserT = TypeVar("UserT")
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A registration that passed every check: what creating the account needs."""
+
+    create: Callable[..., Awaitable[Any]]
+    login: str
+    password_hash: str = field(repr=False)
+    fields: Mapping[str, object]
+    client: ClientInfo
+
+
 class Registration(Generic[UserT]):
-    """`register`, `request_email_verification` and `verify_email`.
+    """`register`, and `request_registration` for `/register` with verification required.
 
     Args:
         kit: The shared collaborators and steps of the account flows.
@@ -44,8 +57,9 @@ class Registration(Generic[UserT]):
 
         With `require_verified_email` on, a `verify_email` link goes to the new
         address; and a taken login raises nothing: its owner is sent
-        `account_exists` and None is returned, after the same work (the password is
-        hashed either way), so the HTTP layer answers 202 to both.
+        `account_exists` and None is returned. Creating the row still takes its INSERT
+        on the caller's time: an HTTP route that must not tell taken logins from free
+        ones answers before that (`request_registration`).
 
         Raises:
             InvalidAddressError: the login is not an email address.
@@ -57,25 +71,55 @@ class Registration(Generic[UserT]):
             RateLimitExceededError: too many requests from this IP or for this address.
             TokenStoreUnavailableError: nothing was created.
         """
+        request = await self._checked(login, password, fields, client)
+        user, owner = await self._create(request, session)
+        return self._announce(request, user, owner)
+
+    async def request_registration(
+        self,
+        login: str,
+        password: str,
+        *,
+        fields: Mapping[str, object] | None = None,
+        client: ClientInfo | None = None,
+    ) -> None:
+        """Check, limit and hash now; create the account (or warn its owner) in the background.
+
+        What `/register` does with verification required: the requester waits for the
+        same work whether or not the login is taken (the checks, the limit, the hash),
+        and the look-up, the INSERT and the message come after the answer. A failure
+        there is logged and reported (`message.failed`), never answered.
+
+        Raises:
+            InvalidAddressError, PasswordPolicyError, InvalidFieldsError,
+            MissingLoaderMethodError, RateLimitExceededError: as `register`.
+            TokenStoreUnavailableError: the rate-limit storage is down.
+        """
+        request = await self._checked(login, password, fields, client)
+
+        async def job() -> None:
+            user, owner = await self._create(request, None)
+            self._announce(request, user, owner)
+
+        self._kit.outbox.run(job, purpose=Purpose.VERIFY_EMAIL, user_id=None)
+
+    async def _checked(
+        self,
+        login: str,
+        password: str,
+        fields: Mapping[str, object] | None,
+        client: ClientInfo | None,
+    ) -> _Request:
+        """Every check of a registration, the limit, then the hash (all before any look-up)."""
         kit = self._kit
         create = kit.method("create_user")
-        client = client or NO_CLIENT
         login = check_address(login)
         kit.policy.check(password)
         values = await self._checked_fields(fields)
+        client = client or NO_CLIENT
         await kit.limit(client, login)
         password_hash = await kit.hasher.hash_async(password)
-        user, owner = await self._create(create, login, password_hash, values, session)
-        if owner is not None:
-            if not kit.require_verified:
-                raise LoginTakenError()
-            kit.mailer.send_notice(Purpose.ACCOUNT_EXISTS, user_id=user_id_of(owner), to=login)
-            return None
-        user_id = user_id_of(user)
-        kit.events.emit(EventName.ACCOUNT_REGISTERED, user_id=user_id, **client_fields(client))
-        if kit.require_verified:
-            self._send(user_id, login, client)
-        return user
+        return _Request(create, login, password_hash, values, client)
 
     async def _checked_fields(self, fields: Mapping[str, object] | None) -> dict[str, object]:
         """The extra fields, refused now if the loader refuses them (before any look-up).
@@ -104,19 +148,14 @@ class Registration(Generic[UserT]):
         return values
 
     async def _create(
-        self,
-        create: Callable[..., Awaitable[Any]],
-        login: str,
-        password_hash: str,
-        values: dict[str, object],
-        session: AsyncSession | None,
+        self, request: _Request, session: AsyncSession | None
     ) -> tuple[UserT | None, UserT | None]:
-        """Create the user unless *login* is taken: (new user, None) or (None, its owner).
+        """Create the user unless the login is taken: (new user, None) or (None, its owner).
 
         Raises:
             InvalidFieldsError: `create_user` refused the fields.
         """
-        kit = self._kit
+        kit, login = self._kit, request.login
         async with kit.db.transaction(session) as db:
             owner = await kit.users.get_user_by_login(db, login)
             if owner is not None:
@@ -124,7 +163,9 @@ class Registration(Generic[UserT]):
             try:
                 # A savepoint: a caller's transaction survives a lost race below.
                 async with db.begin_nested():
-                    user: UserT = await create(db, login, password_hash, values)
+                    user: UserT = await request.create(
+                        db, login, request.password_hash, dict(request.fields)
+                    )
                     return user, None
             except ValueError as exc:
                 raise InvalidFieldsError(str(exc)) from None
@@ -137,51 +178,20 @@ class Registration(Generic[UserT]):
                     raise
                 return None, owner
 
-    async def request_email_verification(
-        self, user: UserT, *, client: ClientInfo | None = None
-    ) -> None:
-        """Send *user* a `verify_email` link, in the background (nothing when verified).
+    def _announce(self, request: _Request, user: UserT | None, owner: UserT | None) -> UserT | None:
+        """Report the outcome and start its message; the new user, or None for a taken login.
 
         Raises:
-            MissingLoaderMethodError: the loader has no `set_verified`.
-            TypeError: the user's address is unknown.
-            RateLimitExceededError: too many requests from this IP or for this address.
-            TokenStoreUnavailableError: the rate-limit storage is down.
+            LoginTakenError: the login is taken and verification is not required.
         """
-        self._kit.method("set_verified")
-        client = client or NO_CLIENT
-        address = self._kit.address_of(user, required=True)
-        assert address is not None  # noqa: S101 - required=True raised otherwise
-        await self._kit.limit(client, address)
-        if not is_verified(user):
-            self._send(user_id_of(user), address, client)
-
-    async def verify_email(
-        self, token: str, *, client: ClientInfo | None = None, session: AsyncSession | None = None
-    ) -> UserT:
-        """Mark the user of a `verify_email` token verified; return the user.
-
-        Raises:
-            InvalidTokenError: a bad, used or other-purpose token, a user gone or
-                inactive, or an address changed since the link was sent.
-            ExpiredTokenError: the token expired.
-            MissingLoaderMethodError: the loader has no `set_verified`.
-            TokenStoreUnavailableError: nothing was changed.
-        """
-        kit = self._kit
-        set_verified = kit.method("set_verified")
-        async with kit.token_step(client) as step, kit.db.transaction(session) as db:
-            action = await kit.tokens.consume(token, Purpose.VERIFY_EMAIL, session=db)
-            user = await kit.account(db, action)
-            await set_verified(db, user)
-        kit.events.emit(EventName.EMAIL_VERIFIED, user_id=action.user_id, **step)
+        kit, login, client = self._kit, request.login, request.client
+        if owner is not None:
+            if not kit.require_verified:
+                raise LoginTakenError()
+            kit.mailer.send_notice(Purpose.ACCOUNT_EXISTS, user_id=user_id_of(owner), to=login)
+            return None
+        user_id = user_id_of(user)
+        kit.events.emit(EventName.ACCOUNT_REGISTERED, user_id=user_id, **client_fields(client))
+        if kit.require_verified:
+            send_verification(kit, user_id, login, client)
         return user
-
-    def _send(self, user_id: str, address: str, client: ClientInfo) -> None:
-        self._kit.mailer.send_link(
-            Purpose.VERIFY_EMAIL,
-            user_id=user_id,
-            to=address,
-            client=client,
-            sent=EventName.EMAIL_VERIFICATION_SENT,
-        )

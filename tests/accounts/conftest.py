@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authmanager import AuthManager
@@ -16,7 +18,9 @@ from authmanager.accounts._outbox import Outbox
 from authmanager.accounts._service import AccountService
 from authmanager.accounts._tokens import ActionTokens
 from authmanager.testing import CapturingHook, CapturingSender, test_settings
+from tests.accounts import smtp_server
 from tests.accounts.http_support import AccountApp, MakeAccountApp
+from tests.accounts.smtp_server import Mailbox
 from tests.accounts.support import Accounts, AccountUsers, CountingHasher, ManagerSessions
 from tests.app import User, make_app
 from tests.conftest import MakeManager, client_for
@@ -143,3 +147,45 @@ async def make_account_app(
 def account_app(make_account_app: MakeAccountApp) -> AccountApp:
     """The account routes with test settings (verification not required, limits on)."""
     return make_account_app()
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    return smtp_server.self_signed(tmp_path)
+
+
+@pytest.fixture
+def mailbox() -> Mailbox:
+    return Mailbox()
+
+
+def running(controller: Controller) -> Iterator[int]:
+    controller.start()
+    try:
+        yield controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def plain_server(mailbox: Mailbox) -> Iterator[int]:
+    """A plain SMTP server (no TLS offered)."""
+    port = smtp_server.free_port()
+    yield from running(Controller(mailbox, hostname="127.0.0.1", port=port))
+
+
+@pytest.fixture
+def starttls_server(mailbox: Mailbox, certificate: tuple[Path, Path]) -> Iterator[int]:
+    """A server that requires STARTTLS and AUTH after it."""
+    port = smtp_server.free_port()
+    yield from running(
+        Controller(
+            mailbox,
+            hostname="127.0.0.1",
+            port=port,
+            tls_context=smtp_server.server_context(*certificate),
+            require_starttls=True,
+            authenticator=smtp_server.authenticator,
+            auth_require_tls=True,
+        )
+    )

@@ -117,12 +117,16 @@ def add_account_routes(
         @_answers()
         async def register(request: Request, response: Response, body: RegisterBody) -> Any:
             client = transport.client(request)
+            response.headers.update(NO_STORE)
+            if verified:
+                # Answered before the look-up and the INSERT: taken or free, the same time.
+                await accounts.request_registration(
+                    body.login, body.password, fields=body.fields(), client=client
+                )
+                return AcceptedBody(detail=_ACCEPTED["register"])
             user = await accounts.register(
                 body.login, body.password, fields=body.fields(), client=client
             )
-            response.headers.update(NO_STORE)
-            if verified:
-                return AcceptedBody(detail=_ACCEPTED["register"])
             return CreatedBody(id=user_id_of(user))
 
     @router.post(
