@@ -1,6 +1,9 @@
 """The demo application: a complete API protected by authmanager, on a SQLite file.
 
 `create_app(db_url)` builds it; `python -m authmanager.demo` serves it with uvicorn.
+Its account flows (registration, email verification, password reset, sign-in links)
+send their messages through `ConsoleSender`: each link is printed on the demo's
+standard output, to be opened in the browser.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Boolean, Integer, String, select
+from sqlalchemy import Boolean, Integer, String, select, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from authmanager import AuthManager, AuthSettings, SQLAlchemyUserLoader, install_exception_handlers
+from authmanager.accounts import ConsoleSender
 
 __all__ = ["DEMO_EMAIL", "DemoUser", "create_app", "demo_settings"]
 
@@ -35,7 +39,7 @@ class Base(DeclarativeBase):
 
 
 class DemoUser(Base):
-    """A minimal user: an email to log in with, a password hash, an active flag."""
+    """A minimal user: an email to log in with, a password hash, active and verified flags."""
 
     __tablename__ = "demo_users"
 
@@ -43,6 +47,8 @@ class DemoUser(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     hashed_password: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set by the email verification and sign-in links (the loader's set_verified).
+    is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 def demo_settings() -> AuthSettings:
@@ -54,6 +60,8 @@ def demo_settings() -> AuthSettings:
     overrides: dict[str, Any] = {}
     if "AUTH_COOKIE_SECURE" not in os.environ:
         overrides["cookie_secure"] = False
+    if "AUTH_REQUIRE_VERIFIED_EMAIL" not in os.environ:
+        overrides["require_verified_email"] = True  # the demo shows the verification flow
     if "JWT_SECRET_KEY" not in os.environ:
         overrides["secret_key"] = secrets.token_urlsafe(64)
     return AuthSettings(**overrides)
@@ -70,6 +78,14 @@ async def _ensure_demo_user(
         else:
             found.hashed_password = hashed
             found.is_active = True
+
+
+async def _verify_demo_user(factory: async_sessionmaker[AsyncSession]) -> None:
+    """Mark the demo user's address verified (the demo requires verified addresses)."""
+    async with factory() as session, session.begin():
+        await session.execute(
+            update(DemoUser).where(DemoUser.email == DEMO_EMAIL).values(is_verified=True)
+        )
 
 
 async def _create_tables(auth: AuthManager[DemoUser], engine: AsyncEngine) -> None:
@@ -101,6 +117,7 @@ def create_app(
         settings=settings or demo_settings(),
         session_factory=factory,
         user_loader=SQLAlchemyUserLoader(DemoUser, login_field="email"),
+        sender=ConsoleSender(),  # links are printed on standard output
     )
     demo_password = password or secrets.token_urlsafe(12)
 
@@ -108,8 +125,9 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await _create_tables(auth, engine)
         await _ensure_demo_user(auth, factory, demo_password)
+        await _verify_demo_user(factory)
         yield
-        await auth.drain_events()
+        await auth.aclose()
         await engine.dispose()
 
     app = FastAPI(
@@ -134,5 +152,9 @@ def create_app(
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:
         return html
+
+    # The pages the account links open (the token is in their fragment, read by the page).
+    for path in ("/verify-email", "/reset-password", "/confirm-email", "/login-link"):
+        app.add_api_route(path, page, response_class=HTMLResponse, include_in_schema=False)
 
     return app
