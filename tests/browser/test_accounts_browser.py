@@ -17,12 +17,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import httpx
 import pytest
 
 from tests.browser.test_demo_browser import ARGS, CHROMIUM, _free_port, _require_browser
+
+DOCS_LINK_PAGE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "email_delivery_2.js"
 
 pytestmark = pytest.mark.browser
 
@@ -78,6 +81,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Consol
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "AUTH_"))}
     env["AUTH_BCRYPT_ROUNDS"] = "4"
     env["PYTHONUNBUFFERED"] = "1"
+    env["AUTH_ACCOUNT_RATE_LIMIT"] = "30/15 minutes"  # several tests share 127.0.0.1
     command = [sys.executable, "-m", "authmanager.demo", "--port", str(port), "--db", str(db)]
     server = subprocess.Popen(
         command,
@@ -206,3 +210,25 @@ def test_register_verify_reset_and_sign_in_by_link(demo: tuple[str, Console], br
     output = console.text()
     for token in tokens:
         assert output.count(token) == 1, token
+
+
+def test_docs_link_page_reads_the_fragment(demo: tuple[str, Console], browser: Any) -> None:
+    """The email-delivery guide's script takes the token from the fragment and posts it."""
+    base, console = demo
+    start = console.mark()
+    asked = httpx.post(f"{base}/auth/login-link", json={"login": "demo@example.com"}, timeout=10)
+    assert asked.status_code == 202
+    token = _LINK.search(console.link("login_link", "demo@example.com", after=start)).group(1)  # type: ignore[union-attr]
+    page = browser.new_page()
+    page.goto(f"{base}/openapi.json#token={token}")  # a same-origin page without scripts
+    page.add_script_tag(path=str(DOCS_LINK_PAGE))
+    taken = page.evaluate("takeLinkToken()")
+    address = page.evaluate("location.href")
+    bad = page.evaluate("confirmLink('/auth/login-link/confirm', 'A'.repeat(43))")
+    good = page.evaluate("token => confirmLink('/auth/login-link/confirm', token)", taken)
+    assert taken == token
+    assert address == f"{base}/openapi.json"
+    assert (bad["status"], bad["body"]["error"]) == (400, "invalid_grant")
+    assert good["status"] == 200
+    assert "access_token" in good["body"]
+    assert "refresh_token" in {c["name"] for c in browser.cookies()}

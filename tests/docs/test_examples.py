@@ -22,6 +22,7 @@ PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
 
 BINDING = "tests/binding/test_doc_examples.py::"
+ACCOUNTS = "tests/docs/test_account_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
@@ -48,6 +49,16 @@ COVERED = {
     "migrations_1.py": "test_alembic_env_creates_token_tables",
     "passwords_1.py": "test_password_change_needs_fresh_login",
     "production_1.py": "test_production_settings_refuse_insecure",
+    "registration_1.py": ACCOUNTS + "test_registration_with_verified_addresses",
+    "registration_2.py": ACCOUNTS + "test_registration_from_python",
+    "email_verification_1.py": ACCOUNTS + "test_verified_user_gate",
+    "password_reset_1.py": ACCOUNTS + "test_password_reset_settings_and_flow",
+    "email_change_1.py": ACCOUNTS + "test_email_change_flow",
+    "login_links_1.py": ACCOUNTS + "test_login_links_and_amr",
+    "email_delivery_1.py": "tests/accounts/test_doc_examples.py::test_email_delivery_over_smtp",
+    "email_delivery_2.js": (
+        "tests/browser/test_accounts_browser.py::test_docs_link_page_reads_the_fragment"
+    ),
 }
 
 
@@ -87,6 +98,7 @@ def test_app_models_is_the_user_table(load: Load) -> None:
         "email",
         "hashed_password",
         "is_active",
+        "is_verified",
         "role",
     }
 
