@@ -115,7 +115,7 @@ class SessionMethods(Generic[UserT]):
         connections are closed. Call it at shutdown (the lifespan of `install` does).
 
         Raises:
-            Nothing.
+            Nothing: failures are logged, never raised.
         """
         await self.drain_events()
         if self._account_limiter is not None:

@@ -177,15 +177,4 @@ def plain_server(mailbox: Mailbox) -> Iterator[int]:
 @pytest.fixture
 def starttls_server(mailbox: Mailbox, certificate: tuple[Path, Path]) -> Iterator[int]:
     """A server that requires STARTTLS and AUTH after it."""
-    port = smtp_server.free_port()
-    yield from running(
-        Controller(
-            mailbox,
-            hostname="127.0.0.1",
-            port=port,
-            tls_context=smtp_server.server_context(*certificate),
-            require_starttls=True,
-            authenticator=smtp_server.authenticator,
-            auth_require_tls=True,
-        )
-    )
+    yield from running(smtp_server.starttls_controller(mailbox, certificate))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,14 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from authmanager import AuthManager
+from authmanager import AuthManager, metadata
 from authmanager.testing import CapturingSender, test_settings
 from tests.accounts.support import AccountUsers
+from tests.app import Base
 from tests.security.test_schemathesis import MAX_EXAMPLES, _prepare
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:starlette.*")
@@ -34,8 +37,12 @@ def accounts_api(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     postgres_url: str | None,
-) -> tuple[Any, AuthManager[Any]]:
-    """The router with a sender, verification required, limits off; its schema."""
+) -> Iterator[tuple[Any, AuthManager[Any]]]:
+    """The router with a sender, verification required, limits off; its schema.
+
+    On PostgreSQL (one database for the whole session) its rows are deleted afterwards,
+    as the `engine` fixture does, so the next module's tests start from empty tables.
+    """
     if request.param == "postgres":
         if postgres_url is None:
             pytest.skip("PostgreSQL not configured: set AUTHMANAGER_TEST_POSTGRES_URL")
@@ -54,7 +61,17 @@ def accounts_api(
     )
     app = FastAPI()
     app.include_router(auth.router, prefix="/auth")
-    return schemathesis.openapi.from_asgi("/openapi.json", app), auth
+    yield schemathesis.openapi.from_asgi("/openapi.json", app), auth
+    if request.param == "postgres":
+        asyncio.run(_empty(url))
+
+
+async def _empty(url: str) -> None:
+    engine = create_async_engine(url, poolclass=NullPool)
+    async with engine.begin() as conn:
+        for table in [*reversed(metadata.sorted_tables), *Base.metadata.sorted_tables]:
+            await conn.execute(delete(table))
+    await engine.dispose()
 
 
 def _explore(operation: Any, headers: dict[str, str]) -> None:

@@ -3,7 +3,9 @@ login_links}_*.py) run, on SQLite and PostgreSQL, and do what their guides say."
 
 from __future__ import annotations
 
+import logging
 import re
+from pathlib import Path
 
 import httpx
 import jwt
@@ -11,6 +13,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from authmanager.testing import TEST_SECRET
+from tests.accounts import smtp_server
+from tests.accounts.smtp_server import Mailbox
 from tests.conftest import bearer, client_for
 from tests.docs.conftest import Load, add_user, create_tables
 
@@ -165,3 +169,43 @@ async def test_login_links_and_amr(load: Load, capsys: pytest.CaptureFixture[str
     assert (how.json(), amr(by_link)) == ({"amr": ["email"]}, ["email"])
     assert refused.status_code == 403
     assert (amr(by_password), allowed.status_code) == (["pwd"], 200)
+
+
+async def test_email_delivery_over_smtp(
+    load: Load,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SMTPSender from AUTH_SMTP_* (STARTTLS, AUTH) behind the guide's logging sender."""
+    mailbox = Mailbox()
+    certificate = smtp_server.self_signed(tmp_path)
+    controller = smtp_server.starttls_controller(mailbox, certificate)
+    for name, value in {
+        "AUTH_SMTP_HOST": "127.0.0.1",
+        "AUTH_SMTP_PORT": str(controller.port),
+        "AUTH_SMTP_SECURITY": "starttls",
+        "AUTH_SMTP_CA_FILE": str(certificate[0]),
+        "AUTH_SMTP_USERNAME": smtp_server.USERNAME,
+        "AUTH_SMTP_PASSWORD": smtp_server.PASSWORD,
+        "AUTH_SMTP_FROM": "no-reply@app.example",
+    }.items():
+        monkeypatch.setenv(name, value)
+    mod = load("email_delivery_1")
+    await create_tables(mod)
+    await add_user(mod)
+    controller.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="app.mail"):
+            await mod.auth.request_password_reset(EMAIL)
+            await mod.auth.drain_events()
+    finally:
+        controller.stop()
+        await mod.auth.aclose()
+    (delivered,) = mailbox.delivered
+    assert (delivered.tls, delivered.authenticated) == (True, True)
+    assert delivered.message["From"] == "no-reply@app.example"
+    assert delivered.message["To"] == EMAIL
+    assert "reset-password#token=" in delivered.message.get_payload(decode=True).decode()
+    assert "mail reset_password to user" in caplog.text
+    assert "token=" not in caplog.text

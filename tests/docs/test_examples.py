@@ -55,7 +55,7 @@ COVERED = {
     "password_reset_1.py": ACCOUNTS + "test_password_reset_settings_and_flow",
     "email_change_1.py": ACCOUNTS + "test_email_change_flow",
     "login_links_1.py": ACCOUNTS + "test_login_links_and_amr",
-    "email_delivery_1.py": "tests/accounts/test_doc_examples.py::test_email_delivery_over_smtp",
+    "email_delivery_1.py": ACCOUNTS + "test_email_delivery_over_smtp",
     "email_delivery_2.js": (
         "tests/browser/test_accounts_browser.py::test_docs_link_page_reads_the_fragment"
     ),
