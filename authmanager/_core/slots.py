@@ -44,7 +44,7 @@ _PENDING = 1 << 48
 _VERSION_MASK = _PENDING - 1
 _MAGIC = b"amslots1"
 _HEADER = 16  # magic (8 bytes) + table id (8 bytes)
-DEFAULT_SLOTS = 1 << 16
+DEFAULT_SLOTS = 1 << 18
 
 
 class SlotTable:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
@@ -56,13 +56,16 @@ class TokenMethods(Generic[UserT]):
         issuer: str | None = None,
         client: ClientInfo | None = None,
         fresh: bool = False,
+        amr: Sequence[str] = (),
         session: AsyncSession | None = None,
     ) -> TokenPair:
         """Start a login session: issue an access and a refresh token, in one transaction.
 
         Custom claims in *data* are kept for the session's life: tokens minted by
         `refresh` carry them too. Pass `fresh=True` right after a password check so
-        the access token satisfies `fresh_user` for `fresh_token_minutes`.
+        the access token satisfies `fresh_user` for `fresh_token_minutes`, and *amr*
+        (RFC 8176 values such as `["pwd"]`) to record how the user signed in: every
+        token of the session carries it.
 
         Raises:
             ValueError: `data["sub"]` is missing, or `data` holds a reserved claim.
@@ -74,6 +77,7 @@ class TokenMethods(Generic[UserT]):
             issuer=issuer,
             client=client or _NO_CLIENT,
             fresh=fresh,
+            amr=amr,
             session=session,
         )
 

@@ -49,8 +49,8 @@ class ManagerSessions:
         fresh: bool = True,
         session: AsyncSession | None = None,
     ) -> TokenPair:
-        return await self._manager._sessions.start(
-            user, client=client, amr=amr, fresh=fresh, session=session
+        return await self._manager.create_token_pair(
+            {"sub": str(user.id)}, client=client, fresh=fresh, amr=amr, session=session
         )
 
     async def revoke_user(

@@ -12,15 +12,14 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from authmanager import AuthManager, metadata
+from authmanager import AuthManager
 from authmanager.testing import CapturingSender, test_settings
 from tests.accounts.support import AccountUsers
-from tests.app import Base
-from tests.security.test_schemathesis import MAX_EXAMPLES, _prepare
+from tests.http.test_schemathesis import MAX_EXAMPLES, _empty, _prepare
+from tests.support.services import databases
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:starlette.*")
 ACCOUNT_PATHS = (
@@ -32,7 +31,7 @@ ACCOUNT_PATHS = (
 )
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=databases())
 def accounts_api(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -44,8 +43,7 @@ def accounts_api(
     as the `engine` fixture does, so the next module's tests start from empty tables.
     """
     if request.param == "postgres":
-        if postgres_url is None:
-            pytest.skip("PostgreSQL not configured: set AUTHMANAGER_TEST_POSTGRES_URL")
+        assert postgres_url is not None  # generated only when PostgreSQL is configured
         url = postgres_url
     else:
         url = f"sqlite+aiosqlite:///{Path(tmp_path_factory.mktemp('st')) / 'auth.db'}"
@@ -64,14 +62,6 @@ def accounts_api(
     yield schemathesis.openapi.from_asgi("/openapi.json", app), auth
     if request.param == "postgres":
         asyncio.run(_empty(url))
-
-
-async def _empty(url: str) -> None:
-    engine = create_async_engine(url, poolclass=NullPool)
-    async with engine.begin() as conn:
-        for table in [*reversed(metadata.sorted_tables), *Base.metadata.sorted_tables]:
-            await conn.execute(delete(table))
-    await engine.dispose()
 
 
 def _explore(operation: Any, headers: dict[str, str]) -> None:

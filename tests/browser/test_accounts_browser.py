@@ -23,7 +23,8 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from tests.browser.test_demo_browser import ARGS, CHROMIUM, _free_port, _require_browser
+from tests.browser.test_demo_browser import ARGS, CHROMIUM, _require_browser
+from tests.support.http import free_port
 
 DOCS_LINK_PAGE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "email_delivery_2.js"
 
@@ -76,7 +77,7 @@ class Console:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Console]]:
     """The demo served by uvicorn on a free port; its console captured."""
     _require_browser()
-    port = _free_port()
+    port = free_port()
     db = tmp_path_factory.mktemp("accounts-demo") / "demo.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "AUTH_"))}
     env["AUTH_BCRYPT_ROUNDS"] = "4"

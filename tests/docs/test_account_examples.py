@@ -16,7 +16,7 @@ from authmanager.testing import TEST_SECRET
 from tests.accounts import smtp_server
 from tests.accounts.smtp_server import Mailbox
 from tests.conftest import bearer, client_for
-from tests.docs.conftest import Load, add_user, create_tables
+from tests.support.docs import Load, add_user, create_tables
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
