@@ -26,6 +26,7 @@ from authmanager._core.sqlite import configure_sqlite
 from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenCodec
 from authmanager._core.types import ClientInfo
+from authmanager._facade.accounts import AccountMethods
 from authmanager._facade.admin import AdminMethods
 from authmanager._facade.apikeys import ApiKeyMethods
 from authmanager._facade.passwords import PasswordMethods
@@ -45,11 +46,17 @@ from authmanager._services.verifier import Verifier
 from authmanager._web.dependencies import Dependencies, PayloadDependency, PrincipalDependency
 from authmanager._web.mounting import RouterLifespan, install_app
 from authmanager._web.router import add_jwks_route, new_router
+from authmanager._web.routes.accounts import add_account_routes
 from authmanager._web.routes.apikeys import add_api_key_routes
 from authmanager._web.routes.health import add_health_route
 from authmanager._web.routes.sessions import add_session_routes
 from authmanager._web.routes.tokens import add_token_routes
 from authmanager._web.websocket import build_websocket_user
+from authmanager.accounts import Sender
+from authmanager.accounts._outbox import Outbox
+from authmanager.accounts._policy import PasswordPolicy, ensure_login_allowed
+from authmanager.accounts._service import AccountService
+from authmanager.accounts._tokens import ActionTokens
 from authmanager.apikeys import (
     ApiKeyService,
     ApiKeyStore,
@@ -72,6 +79,7 @@ class AuthManager(
     TokenMethods[UserT],
     SessionMethods[UserT],
     ApiKeyMethods,
+    AccountMethods[UserT],
     AdminMethods[UserT],
     Generic[UserT],
 ):
@@ -89,10 +97,17 @@ class AuthManager(
         user_loader: The application's users (see `authmanager.loaders.UserLoader`).
         hooks: Callables that receive every `AuthEvent` (metrics, alerts). Unless
             `audit_log` is off, an `AuditLogHook` is added when none is given.
+        sender: Delivers the account flows' messages (`ConsoleSender`, `SMTPSender`,
+            or any callable taking one `AccountMessage`); with one, the account
+            routes are mounted.
 
     Raises:
-        TypeError: The user loader lacks `get_user` or `get_user_by_login` coroutines.
-        ValueError: The keys in the settings cannot be loaded.
+        TypeError: The user loader lacks `get_user` or `get_user_by_login` coroutines,
+            an optional loader method is not a coroutine, the sender is not callable,
+            or `AUTH_REQUIRE_VERIFIED_EMAIL` is on with a loader that has no
+            `set_verified`.
+        ValueError: The keys in the settings cannot be loaded, or a link template or
+            the password policy is unusable.
 
     Example:
         ```python
@@ -109,6 +124,7 @@ class AuthManager(
         session_factory: async_sessionmaker[AsyncSession],
         user_loader: UserLoader[UserT],
         hooks: Iterable[Hook] = (),
+        sender: Sender | None = None,
     ) -> None:
         _check_loader(user_loader)
         settings.warn_if_insecure()
@@ -124,6 +140,7 @@ class AuthManager(
         database = Database(session_factory, state_cache)
         store = TokenStore(database)
         self._passwords = PasswordHasher(settings)
+        self._password_policy = PasswordPolicy(settings)
         self._events = HookDispatcher(
             _with_audit_log(list(hooks), settings.audit_log),
             timeout=settings.hook_timeout_seconds,
@@ -177,6 +194,7 @@ class AuthManager(
             limiter=self._limiter,
             events=self._events,
             credentials=self._api_keys,
+            login_rule=_login_rule(settings),
         )
         cap = settings.max_sessions_per_user
         self._sessions: SessionService[UserT] = SessionService(
@@ -226,6 +244,26 @@ class AuthManager(
             database=database,
             events=self._events,
         )
+        # Account flows: action tokens always; the flows and their routes with a sender.
+        self._action_tokens = ActionTokens(database=database)
+        self._outbox: Outbox | None = None
+        self._accounts: AccountService[UserT] | None = None
+        if sender is not None:
+            self._outbox = Outbox(
+                sender, events=self._events, timeout=settings.sender_timeout_seconds
+            )
+            self._accounts = AccountService(
+                settings=settings,
+                database=database,
+                users=user_loader,
+                hasher=self._passwords,
+                tokens=self._action_tokens,
+                outbox=self._outbox,
+                limiter=self._rate_limiter,
+                events=self._events,
+                sessions=self._sessions,
+                revoker=self._revocations,
+            )
         # HTTP.
         deps: Dependencies[UserT] = Dependencies(
             settings=settings,
@@ -280,6 +318,10 @@ class AuthManager(
             self.router, deps=deps, sessions=self._sessions, revocations=self._revocations
         )
         add_api_key_routes(self.router, deps=deps, keys=self._api_keys)
+        if self._accounts is not None:
+            add_account_routes(
+                self.router, settings=settings, deps=deps, binder=binder, accounts=self._accounts
+            )
         add_health_route(self.router, health=self._health)
         if not self._keys.symmetric:
             add_jwks_route(self.router, self._keys.jwks)
@@ -319,9 +361,9 @@ class AuthManager(
         )
 
     async def _at_shutdown(self) -> None:
-        """The router lifespan's last work: pending key uses, then pending events."""
+        """The router lifespan's last work: pending key uses, account messages, events."""
         await self._key_recorder.aclose()
-        await self._events.drain()
+        await self.drain_events()
 
     async def check_health(self) -> None:
         """Ask the token store one cheap question (what `GET /health` does).
@@ -340,6 +382,17 @@ class AuthManager(
     def metadata(self) -> MetaData:
         """The token tables' `MetaData` (also `authmanager.metadata`)."""
         return metadata
+
+
+def _login_rule(settings: AuthSettings) -> Callable[[object], None] | None:
+    """The account rule `/login` applies after the password: a verified email, if required."""
+    if not settings.require_verified_email:
+        return None
+
+    def verified_email(user: object) -> None:
+        ensure_login_allowed(user, require_verified_email=True)
+
+    return verified_email
 
 
 def _with_audit_log(hooks: list[Hook], audit_log: bool) -> list[Hook]:

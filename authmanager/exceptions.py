@@ -76,6 +76,11 @@ class Reason(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     # API keys and administration
     WRONG_CREDENTIAL = "wrong_credential"
+    # Account flows (phase 2)
+    PASSWORD_POLICY = "password_policy"
+    INVALID_ADDRESS = "invalid_address"
+    INVALID_FIELDS = "invalid_fields"
+    FLOW_UNAVAILABLE = "flow_unavailable"
 
 
 class AuthError(Exception):

@@ -96,7 +96,8 @@ class SQLAlchemyUserLoader(Generic[ModelT]):
     Besides the two look-ups and `set_password_hash`, it has each optional method of
     the account flows that the model's columns allow: `create_user` (a
     `hashed_password` column), `set_login` (always), `set_verified` (an `is_verified`
-    column), and `login_of(user)`, the address the flows write to.
+    column), `check_fields(fields)` (the `register_fields` rule) and `login_of(user)`,
+    the address the flows write to.
 
     Args:
         model: The mapped class, with a single-column primary key and a
@@ -218,6 +219,22 @@ class SQLAlchemyUserLoader(Generic[ModelT]):
         """Return the user's login (the address the account flows write to)."""
         return str(getattr(user, self._login_field))
 
+    def check_fields(self, fields: Mapping[str, Any]) -> None:
+        """Refuse registration *fields* that are not `register_fields` or have the wrong type.
+
+        The account flows call it before they look the login up, so invalid fields are
+        refused whether or not the login is taken (no enumeration through them).
+
+        Raises:
+            ValueError: a field outside `register_fields`, or of the wrong type.
+        """
+        unknown = sorted(str(name)[:40] for name in fields if name not in self._fields)
+        if unknown:
+            raise ValueError(f"Registration does not accept the fields {unknown[:5]}.")
+        for name, value in fields.items():
+            if not _fits(self._field_types[name], value):
+                raise ValueError(f"The field {name!r} has the wrong type.")
+
     async def _create_user(
         self,
         session: AsyncSession,
@@ -230,12 +247,7 @@ class SQLAlchemyUserLoader(Generic[ModelT]):
         Raises:
             ValueError: a field outside `register_fields`, or of the wrong type.
         """
-        unknown = sorted(str(name)[:40] for name in fields if name not in self._fields)
-        if unknown:
-            raise ValueError(f"Registration does not accept the fields {unknown[:5]}.")
-        for name, value in fields.items():
-            if not _fits(self._field_types[name], value):
-                raise ValueError(f"The field {name!r} has the wrong type.")
+        self.check_fields(fields)
         values = {**fields, self._login_field: login, "hashed_password": password_hash}
         user = self.model(**values)
         session.add(user)

@@ -99,7 +99,17 @@ class Listener:
         """Stop listening; `ready()` stays false until it is started again."""
         task, self._task, self._loop = self._task, None, None
         self._listening = False
-        if task is not None and not task.done():
+        if task is None or task.done():
+            return
+        task.cancel()
+        if task.get_loop() is not asyncio.get_running_loop():
+            return  # started on another loop (now gone): it cannot be awaited from here
+        # On Python 3.11, asyncio.wait_for swallows a cancellation that arrives just as
+        # the operation it awaits completes (gh-86296): the loop in `_run` would go on
+        # pinging, and shutdown would wait for ever. Cancel until the task has ended.
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.5)
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await task
+        if not task.cancelled():
+            with contextlib.suppress(Exception):
+                task.result()  # retrieved: no "exception was never retrieved" warning

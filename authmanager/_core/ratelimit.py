@@ -157,11 +157,19 @@ class RateLimiter:
             ) from exc
 
     async def aclose(self) -> None:
-        """Close the storage's connections (Redis); nothing to do in memory."""
+        """Close the storage's connections (Redis); nothing to do in memory.
+
+        Call it at shutdown, on the event loop that used the limiter: a pool left to the
+        garbage collector would close its sockets on a loop that may be gone. A server
+        already gone is logged, not raised: shutdown goes on.
+        """
         bridge = getattr(self._storage, "bridge", None)  # limits' redis-py client holder
         close = getattr(getattr(bridge, "storage", None), "aclose", None)
         if close is not None:
-            await close()
+            try:
+                await close(close_connection_pool=True)
+            except Exception as exc:  # shutting down: a dead server must not stop it
+                logger.warning("rate-limit storage not closed cleanly: %s", type(exc).__name__)
 
     async def reset(self) -> None:
         """Forget every count (for tests and administrators).

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authmanager._core.passwords import PasswordHasher
 from authmanager._core.types import ClientInfo
 from authmanager._services.logins import LoginService
+from authmanager.accounts._policy import PasswordPolicy
 
 __all__ = ["PasswordMethods"]
 
@@ -21,6 +22,7 @@ class PasswordMethods(Generic[UserT]):
 
     _passwords: PasswordHasher
     _logins: LoginService[UserT]
+    _password_policy: PasswordPolicy
 
     def hash_password(self, password: str) -> str:
         """Hash *password* (bcrypt with an HMAC-SHA256 pre-hash, or Argon2id).
@@ -90,13 +92,16 @@ class PasswordMethods(Generic[UserT]):
     ) -> int:
         """Store a new password hash for *user* and end every other session.
 
-        Hashing runs off the event loop; the loader's `set_password_hash` stores the
-        hash, in the same transaction as the revocation. Returns the count of tokens
-        revoked.
+        The password policy of registration and reset applies (`AUTH_PASSWORD_MIN_LENGTH`
+        and `max_password_bytes`). Hashing runs off the event loop; the loader's
+        `set_password_hash` stores the hash, in the same transaction as the revocation.
+        Returns the count of tokens revoked.
 
         Raises:
+            PasswordPolicyError: the password breaks the policy (a `ValueError`; `rule`
+                names the rule; `install_exception_handlers` answers it 422).
             TypeError: the user loader has no `set_password_hash`.
-            ValueError: the password is longer than `max_password_bytes`.
             TokenStoreUnavailableError: the database failed; nothing was changed.
         """
+        self._password_policy.check(new_password)
         return await self._logins.change_password(user, new_password, keep_session_id, session)

@@ -13,6 +13,8 @@ from authmanager._core.store import TokenStore
 from authmanager._core.types import SessionInfo
 from authmanager._services.revocation import RevocationService
 from authmanager._services.sessions import SessionService
+from authmanager.accounts._outbox import Outbox
+from authmanager.accounts._tokens import ActionTokens
 from authmanager.apikeys import ApiKeyService, UsageRecorder
 
 __all__ = ["SessionMethods"]
@@ -32,6 +34,8 @@ class SessionMethods(Generic[UserT]):
     _state_cache: StateCache | None
     _api_keys: ApiKeyService
     _key_recorder: UsageRecorder
+    _action_tokens: ActionTokens
+    _outbox: Outbox | None
 
     async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
         """Make *token* stop working at once; return whether it was live.
@@ -87,13 +91,15 @@ class SessionMethods(Generic[UserT]):
     async def purge_expired(self, *, session: AsyncSession | None = None) -> int:
         """Delete the rows of tokens past expiry (and of sessions left empty); return the count.
 
-        API keys that are revoked or expired are deleted too, and counted.
+        API keys that are revoked or expired are deleted too, and counted; so are action
+        tokens past expiry (used or not).
 
         Raises:
             TokenStoreUnavailableError: nothing was deleted.
         """
         count = await self._revocations.purge_expired(session)
-        return count + await self._api_keys.purge_expired(session=session)
+        count += await self._api_keys.purge_expired(session=session)
+        return count + await self._action_tokens.purge(session=session)
 
     async def invalidate_state_cache(self) -> None:
         """Make every process, on every host, drop its cached token states (else no-op).
@@ -111,13 +117,14 @@ class SessionMethods(Generic[UserT]):
         the rate-limit storage's connections.
 
         Call it at shutdown (the lifespan of `install` does). API key uses not yet
-        written (`last_used_at`) are written first.
+        written (`last_used_at`) are written first, and pending account messages sent
+        (their events then delivered).
 
         Raises:
             Nothing: failures are logged, never raised.
         """
         await self._key_recorder.aclose()
-        await self._events.drain()
+        await self.drain_events()
         if self._state_cache is not None:
             await self._state_cache.aclose()
         await self._limiter.aclose()
@@ -137,7 +144,13 @@ class SessionMethods(Generic[UserT]):
         await self._store.create_tables(bind)
 
     async def drain_events(self) -> None:
-        """Wait until every event emitted so far has reached the hooks (for tests, shutdown)."""
+        """Wait until every event emitted so far has reached the hooks (for tests, shutdown).
+
+        Account messages in the background (the outbox) are sent, or fail, first: their
+        events are then delivered too.
+        """
+        if self._outbox is not None:
+            await self._outbox.drain()
         await self._events.drain()
 
     async def reset_rate_limits(self) -> None:

@@ -17,7 +17,12 @@ from authmanager._core.store import TokenStore
 from authmanager._core.types import ClientInfo
 from authmanager._services.credentials import UserCredentials
 from authmanager._services.liveness import user_id_of, user_is_active
-from authmanager.exceptions import InvalidCredentialsError, RateLimitExceededError, Reason
+from authmanager.exceptions import (
+    AuthError,
+    InvalidCredentialsError,
+    RateLimitExceededError,
+    Reason,
+)
 from authmanager.hooks import EventName
 from authmanager.loaders import UserLoader
 
@@ -38,6 +43,9 @@ class LoginService(Generic[UserT]):
         events: Where login events go.
         credentials: The user's API keys, which a password change revokes or keeps
             per `api_keys_on_password_change`.
+        login_rule: Called with the user once the password matched; raises an
+            `AuthError` to refuse the login (`AUTH_REQUIRE_VERIFIED_EMAIL`). Only someone
+            who knows the password ever sees that refusal.
     """
 
     def __init__(
@@ -50,7 +58,9 @@ class LoginService(Generic[UserT]):
         limiter: LoginLimiter,
         events: HookDispatcher,
         credentials: UserCredentials | None = None,
+        login_rule: Callable[[Any], None] | None = None,
     ) -> None:
+        self._login_rule = login_rule
         self._hasher = hasher
         self._users = users
         self._database = database
@@ -84,6 +94,12 @@ class LoginService(Generic[UserT]):
             )
             await self._limiter.succeeded(attempt)
         user_id = user_id_of(user)
+        if self._login_rule is not None:
+            try:
+                self._login_rule(user)
+            except AuthError as exc:
+                self._events.emit(EventName.LOGIN_FAILED, user_id=user_id, reason=exc.reason, **ctx)
+                raise
         await self._upgrade_hash(user, user_id, password, hashed, session, ctx)
         if announce:
             self._events.emit(EventName.LOGIN_SUCCEEDED, user_id=user_id, **ctx)

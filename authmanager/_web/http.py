@@ -11,6 +11,11 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from authmanager.accounts._errors import (
+    InvalidAddressError,
+    InvalidFieldsError,
+    PasswordPolicyError,
+)
 from authmanager.exceptions import (
     AuthError,
     InvalidCredentialsError,
@@ -21,10 +26,12 @@ from authmanager.exceptions import (
 )
 
 __all__ = [
+    "INPUT_ERRORS",
     "AuthHTTPException",
     "as_http",
     "describe",
     "error_response",
+    "input_error_response",
     "install_exception_handlers",
     "to_http",
 ]
@@ -47,6 +54,9 @@ _BY_REASON: dict[Reason, _Answer] = {
     Reason.MISSING: _Answer(401, "invalid_request"),
     Reason.UNSUPPORTED_GRANT_TYPE: _Answer(400, "unsupported_grant_type"),
     Reason.BODY_TOO_LARGE: _Answer(413, "invalid_request"),
+    # Account flows: an unverified user with the right password; a taken login.
+    Reason.EMAIL_NOT_VERIFIED: _Answer(403, "email_not_verified"),
+    Reason.LOGIN_TAKEN: _Answer(409, "login_taken"),
 }
 _BY_CLASS: list[tuple[type[AuthError], _Answer]] = [
     (InvalidCredentialsError, _Answer(401, "invalid_grant")),
@@ -55,6 +65,17 @@ _BY_CLASS: list[tuple[type[AuthError], _Answer]] = [
     (TokenStoreUnavailableError, _Answer(503, "temporarily_unavailable")),
     (AuthError, _Answer(401, "invalid_request")),
 ]
+
+
+# The account flows refuse bad input with `ValueError`s (the contract says a weak password
+# is one): 422 `invalid_request`, the reason naming the check, a weak password its `rule`.
+_INPUT_REASONS: dict[type[ValueError], Reason] = {
+    PasswordPolicyError: Reason.PASSWORD_POLICY,
+    InvalidAddressError: Reason.INVALID_ADDRESS,
+    InvalidFieldsError: Reason.INVALID_FIELDS,
+}
+#: The input errors `input_error_response` answers.
+INPUT_ERRORS: tuple[type[ValueError], ...] = tuple(_INPUT_REASONS)
 
 
 def _answer(exc: AuthError) -> _Answer:
@@ -139,11 +160,22 @@ def error_response(exc: HTTPException) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+def input_error_response(exc: ValueError) -> JSONResponse:
+    """422 `invalid_request` for an input error of `INPUT_ERRORS` (its message is safe)."""
+    reason = next(r for kind, r in _INPUT_REASONS.items() if isinstance(exc, kind))
+    body: dict[str, Any] = {"detail": str(exc), "error": "invalid_request", "reason": reason}
+    if isinstance(exc, PasswordPolicyError):
+        body["rule"] = exc.rule
+    return JSONResponse(body, status_code=422, headers={"Cache-Control": "no-store"})
+
+
 def install_exception_handlers(app: FastAPI) -> None:
     """Answer `AuthError`s raised in the application's own routes as the router does.
 
     After this, `raise InvalidTokenError()` (or any `AuthError`) in a route becomes
-    401 with `WWW-Authenticate: Bearer`, 403, 429 with `Retry-After`, or 503.
+    401 with `WWW-Authenticate: Bearer`, 403, 429 with `Retry-After`, or 503; and the
+    account flows' input errors (a `PasswordPolicyError` from `change_password`, ...)
+    become 422 naming the rule.
     """
 
     async def _auth_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -154,5 +186,11 @@ def install_exception_handlers(app: FastAPI) -> None:
         assert isinstance(exc, AuthHTTPException)  # noqa: S101
         return error_response(exc)
 
+    async def _input(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, INPUT_ERRORS)  # noqa: S101 - registered for these only
+        return input_error_response(exc)
+
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(AuthHTTPException, _auth_http)
+    for kind in INPUT_ERRORS:
+        app.add_exception_handler(kind, _input)

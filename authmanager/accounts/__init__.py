@@ -10,7 +10,9 @@ from authmanager.accounts import tables as _tables  # noqa: F401 - registers the
 from authmanager.accounts._errors import (
     EmailNotVerifiedError,
     InvalidAddressError,
+    InvalidFieldsError,
     LoginTakenError,
+    MissingLoaderMethodError,
     PasswordPolicyError,
 )
 from authmanager.accounts._messages import AccountMessage, Purpose, Sender, render_text
@@ -26,7 +28,9 @@ __all__ = [
     "ConsoleSender",
     "EmailNotVerifiedError",
     "InvalidAddressError",
+    "InvalidFieldsError",
     "LoginTakenError",
+    "MissingLoaderMethodError",
     "PasswordPolicy",
     "PasswordPolicyError",
     "Purpose",

@@ -56,7 +56,8 @@ class EmailChange(Generic[UserT]):
 
         Raises:
             InvalidAddressError: *new_login* is not an address, or is the current one.
-            TypeError: the loader has no `set_login`, or the user's address is unknown.
+            MissingLoaderMethodError: the loader has no `set_login`.
+            TypeError: the user's address is unknown.
             RateLimitExceededError: too many requests from this IP or for this address.
             TokenStoreUnavailableError: the database or the rate-limit storage is down.
         """
@@ -99,7 +100,7 @@ class EmailChange(Generic[UserT]):
                 inactive, or a login changed since the request.
             ExpiredTokenError: the token expired.
             LoginTakenError: another account took the address meanwhile; the token still works.
-            TypeError: the loader has no `set_login`.
+            MissingLoaderMethodError: the loader has no `set_login`.
             TokenStoreUnavailableError: nothing was changed.
         """
         kit = self._kit

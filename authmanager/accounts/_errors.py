@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from authmanager.exceptions import AuthError, Reason
 
-__all__ = ["EmailNotVerifiedError", "InvalidAddressError", "LoginTakenError", "PasswordPolicyError"]
+__all__ = [
+    "EmailNotVerifiedError",
+    "InvalidAddressError",
+    "InvalidFieldsError",
+    "LoginTakenError",
+    "MissingLoaderMethodError",
+    "PasswordPolicyError",
+]
 
 
 class PasswordPolicyError(ValueError):
@@ -22,6 +29,17 @@ class PasswordPolicyError(ValueError):
 
 class InvalidAddressError(ValueError):
     """The text is not an email address messages can be sent to; nothing was stored."""
+
+
+class InvalidFieldsError(ValueError):
+    """The user loader refused the extra fields of a registration; nothing was stored.
+
+    The message is the loader's own (its `ValueError`), for the person registering.
+    """
+
+
+class MissingLoaderMethodError(TypeError):
+    """The flow needs an optional user-loader method the loader does not have (HTTP 501)."""
 
 
 class LoginTakenError(AuthError):

@@ -14,11 +14,12 @@ from authmanager._core.passwords import PasswordHasher
 from authmanager._core.ratelimit import RateLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager._core.types import ClientInfo
-from authmanager.accounts._errors import InvalidAddressError
+from authmanager._core.users import user_is_active
+from authmanager.accounts._errors import InvalidAddressError, MissingLoaderMethodError
 from authmanager.accounts._mailer import ADDRESS_KEY, AccountMailer, link_lifetimes
 from authmanager.accounts._messages import LinkTemplates
 from authmanager.accounts._outbox import Outbox
-from authmanager.accounts._policy import PasswordPolicy, ensure_login_allowed, user_is_active
+from authmanager.accounts._policy import PasswordPolicy, ensure_login_allowed
 from authmanager.accounts._ports import OPTIONAL_METHODS, AccountUserLoader, loader_method
 from authmanager.accounts._tokens import ActionToken, ActionTokens
 from authmanager.exceptions import InvalidTokenError, Reason
@@ -75,8 +76,13 @@ class AccountKit(Generic[UserT]):
                 "set_verified(session, user): no user could ever log in."
             )
         self.require_verified = settings.require_verified_email
+        self.users_check_fields: Callable[[dict[str, object]], object] | None = getattr(
+            users, "check_fields", None
+        )
+        """The loader's optional `check_fields(fields)` (plain or async; `ValueError` refuses)."""
         self.db, self.users, self.hasher, self.tokens = database, users, hasher, tokens
         self.events = events
+        self.outbox = outbox
         self.policy = PasswordPolicy(settings)
         self.mailer = AccountMailer(
             tokens=tokens,
@@ -92,10 +98,10 @@ class AccountKit(Generic[UserT]):
         return self._methods[name]
 
     def method(self, name: str) -> Callable[..., Awaitable[Any]]:
-        """The loader's optional method *name*; `TypeError` naming it when it is missing."""
+        """The loader's optional method *name*; `MissingLoaderMethodError` when it is missing."""
         method = self._methods[name]
         if method is None:
-            raise TypeError(f"This account flow needs a user loader with {name}().")
+            raise MissingLoaderMethodError(f"This account flow needs a user loader with {name}().")
         return method
 
     def check_login(self, user: object) -> None:

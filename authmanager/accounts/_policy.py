@@ -19,7 +19,6 @@ __all__ = [
     "check_address",
     "ensure_login_allowed",
     "is_verified",
-    "user_is_active",
 ]
 
 #: RFC 5321 §4.5.3.1: 64 octets of local part, 256 of path with its angle brackets.
@@ -84,11 +83,6 @@ def check_address(value: str) -> str:
     ):
         raise InvalidAddressError("The login must be a valid email address.")
     return address
-
-
-def user_is_active(user: object) -> bool:
-    """Return False only for a user whose `is_active` is explicitly false."""
-    return getattr(user, "is_active", True) is not False
 
 
 def is_verified(user: object) -> bool:

@@ -58,8 +58,10 @@ class AccountUserLoader(Protocol[UserT_co]):
     Besides these two look-ups, the flows call the optional methods of the contract
     when the loader has them: `create_user(session, login, password_hash, fields)`,
     `set_login(session, user, new_login)`, `set_verified(session, user)`,
-    `set_password_hash(session, user, new_hash)`; and `login_of(user) -> str`, the
-    address of a user (without it, the user's `email` or `login` attribute is read).
+    `set_password_hash(session, user, new_hash)`; `check_fields(fields)` (plain or
+    async; raises `ValueError` to refuse registration fields, before the login is
+    looked up); and `login_of(user) -> str`, the address of a user (without it, the
+    user's `email` or `login` attribute is read).
     """
 
     async def get_user(

@@ -58,10 +58,12 @@ class Recovery(Generic[UserT]):
 
         Raises:
             InvalidAddressError: *login* is empty, over-long or not printable.
+            MissingLoaderMethodError: the loader has no `set_password_hash`.
             RateLimitExceededError: too many requests from this IP or for this login.
             TokenStoreUnavailableError: the database or the rate-limit storage is down.
         """
         kit = self._kit
+        kit.method("set_password_hash")  # before the look-up: the same answer for any login
         client = client or NO_CLIENT
         user, address = await kit.find_active(login, client, session)
         if user is None:
@@ -96,7 +98,7 @@ class Recovery(Generic[UserT]):
             InvalidTokenError: a bad, used or other-purpose token, a user gone or
                 inactive, or an address changed since the link was sent.
             ExpiredTokenError: the token expired.
-            TypeError: the loader has no `set_password_hash`.
+            MissingLoaderMethodError: the loader has no `set_password_hash`.
             TokenStoreUnavailableError: nothing was changed.
         """
         kit = self._kit

@@ -16,6 +16,7 @@ from authmanager.accounts._ports import AccountUserLoader, SessionRevoker, Sessi
 from authmanager.accounts._recovery import Recovery
 from authmanager.accounts._registration import Registration
 from authmanager.accounts._tokens import ActionTokens
+from authmanager.accounts._verification import Verification
 
 __all__ = ["AccountService"]
 
@@ -25,10 +26,12 @@ UserT = TypeVar("UserT")
 class AccountService(Generic[UserT]):
     """Registration, verification, password reset, email change and sign-in links.
 
-    Each flow lives in its own class (`Registration`, `Recovery`, `EmailChange`) over
-    one `AccountKit`; this object builds them and offers their methods under the
-    contract's names, so the manager delegates each of its methods in one line:
-    `register`, `request_email_verification`, `verify_email`, `request_password_reset`,
+    Each flow lives in its own class (`Registration`, `Verification`, `Recovery`,
+    `EmailChange`) over one `AccountKit`; this object builds them and offers their
+    methods under the contract's names, so the manager delegates each of its methods in
+    one line: `register` (and `request_registration`, the enumeration-safe form
+    `/register` uses with verification required), `request_email_verification`,
+    `verify_email`, `request_password_reset`,
     `reset_password`, `request_email_change`, `confirm_email_change`,
     `request_login_link`, `login_with_link`, and `check_login` (the
     `AUTH_REQUIRE_VERIFIED_EMAIL` rule for `/login`).
@@ -78,6 +81,7 @@ class AccountService(Generic[UserT]):
             events=events,
         )
         registration = Registration(kit=kit)
+        verification = Verification(kit=kit)
         recovery = Recovery(kit=kit, sessions=sessions, revoker=revoker)
         change = EmailChange(kit=kit)
         self.can_register = kit.optional("create_user") is not None
@@ -86,8 +90,9 @@ class AccountService(Generic[UserT]):
         """The password rules, for `change_password` too (`password_policy.check(pw)`)."""
         self.check_login = kit.check_login
         self.register = registration.register
-        self.request_email_verification = registration.request_email_verification
-        self.verify_email = registration.verify_email
+        self.request_registration = registration.request_registration
+        self.request_email_verification = verification.request_email_verification
+        self.verify_email = verification.verify_email
         self.request_password_reset = recovery.request_password_reset
         self.reset_password = recovery.reset_password
         self.request_login_link = recovery.request_login_link

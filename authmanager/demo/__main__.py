@@ -43,9 +43,22 @@ def _db_url(db: str) -> str:
     return f"sqlite+aiosqlite:///{Path(db).expanduser().resolve()}"
 
 
+def _link_templates(base: str) -> None:
+    """Point the account links at this demo's own pages, unless the environment says."""
+    for name, page in [
+        ("AUTH_VERIFY_EMAIL_URL", "verify-email"),
+        ("AUTH_RESET_PASSWORD_URL", "reset-password"),
+        ("AUTH_CHANGE_EMAIL_URL", "confirm-email"),
+        ("AUTH_LOGIN_LINK_URL", "login-link"),
+    ]:
+        # The token in the fragment: never sent to a server, never in a Referer.
+        os.environ.setdefault(name, f"{base}/{page}#token={{token}}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse *argv*, print the demo credentials, and serve until interrupted."""
     args = _parser().parse_args(argv)
+    _link_templates(f"http://{args.host}:{args.port}")
     try:
         import uvicorn
     except ImportError:
@@ -75,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         " (AUTH_ROUTE_PREFIX moves them)",
         f"  test page: {base}/",
         f"  workers:   {args.workers}",
+        "  account links (registration, reset, sign-in) are printed below as they are sent",
     ]
     if not settings.cookie_secure:
         lines.append(

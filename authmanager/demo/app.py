@@ -3,6 +3,9 @@
 `create_app(db_url)` builds it; `python -m authmanager.demo` serves it with uvicorn. It
 also runs under several workers, as a factory reading `DATABASE_URL`:
 `DATABASE_URL=... uvicorn --factory authmanager.demo:create_app --workers 2`.
+Its account flows (registration, email verification, password reset, sign-in links)
+send their messages through `ConsoleSender`: each link is printed on the demo's
+standard output, to be opened in the browser.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authmanager import AuthManager, AuthSettings, SQLAlchemyUserLoader
+from authmanager._core.sqlite import WRITE_OPTION
+from authmanager.accounts import ConsoleSender
 from authmanager.demo.shared import DemoBase, shared_secrets
 
 __all__ = ["DEFAULT_DB_URL", "DEMO_EMAIL", "DemoUser", "create_app", "demo_settings"]
@@ -41,7 +46,7 @@ Base = DemoBase
 
 
 class DemoUser(Base):
-    """A minimal user: an email to log in with, a password hash, an active flag."""
+    """A minimal user: an email to log in with, a password hash, active and verified flags."""
 
     __tablename__ = "demo_users"
 
@@ -49,6 +54,8 @@ class DemoUser(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     hashed_password: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set by the email verification and sign-in links (the loader's set_verified).
+    is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 def demo_settings(secret_key: str | None = None) -> AuthSettings:
@@ -62,6 +69,8 @@ def demo_settings(secret_key: str | None = None) -> AuthSettings:
     overrides: dict[str, Any] = {}
     if "AUTH_COOKIE_SECURE" not in os.environ:
         overrides["cookie_secure"] = False
+    if "AUTH_REQUIRE_VERIFIED_EMAIL" not in os.environ:
+        overrides["require_verified_email"] = True  # the demo shows the verification flow
     if "JWT_SECRET_KEY" not in os.environ:
         overrides["secret_key"] = secret_key or secrets.token_urlsafe(64)
     return AuthSettings(**overrides)
@@ -73,7 +82,8 @@ async def _ensure_demo_user(
     """Create the demo user, or make its stored hash match *password* (idempotent).
 
     Every worker runs this at start-up: a hash that already verifies is left alone, so
-    workers starting one after another never replace each other's hash.
+    workers starting one after another never replace each other's hash. The user's
+    address counts as verified (the demo requires verified addresses).
     """
     for _ in range(2):
         async with factory() as session:
@@ -81,6 +91,7 @@ async def _ensure_demo_user(
             if (
                 found is not None
                 and found.is_active
+                and found.is_verified
                 and await anyio.to_thread.run_sync(
                     auth.verify_password, password, found.hashed_password
                 )
@@ -89,12 +100,18 @@ async def _ensure_demo_user(
         hashed = await auth.hash_password_async(password)
         try:
             async with factory() as session, session.begin():
+                # SQLite: BEGIN IMMEDIATE, so a worker's commit between this SELECT and
+                # the write makes this one wait (busy timeout) instead of failing.
+                await session.connection(execution_options={WRITE_OPTION: True})
                 found = await session.scalar(select(DemoUser).where(DemoUser.email == DEMO_EMAIL))
                 if found is None:
-                    session.add(DemoUser(email=DEMO_EMAIL, hashed_password=hashed))
+                    session.add(
+                        DemoUser(email=DEMO_EMAIL, hashed_password=hashed, is_verified=True)
+                    )
                 else:
                     found.hashed_password = hashed
                     found.is_active = True
+                    found.is_verified = True
         except IntegrityError:
             continue  # another worker inserted the user at the same moment: check again
         return
@@ -142,13 +159,15 @@ def create_app(
         settings=settings or demo_settings(shared.secret_key),
         session_factory=factory,
         user_loader=SQLAlchemyUserLoader(DemoUser, login_field="email"),
+        sender=ConsoleSender(),  # links are printed on standard output
     )
     demo_password = shared.password
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await _ensure_demo_user(auth, factory, demo_password)
-        yield  # auth.install's lifespan has delivered pending events by now
+        yield  # auth.install's lifespan has delivered pending events and messages by now
+        await auth.aclose()
         await engine.dispose()
 
     app = FastAPI(
@@ -172,5 +191,9 @@ def create_app(
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:
         return html
+
+    # The pages the account links open (the token is in their fragment, read by the page).
+    for path in ("/verify-email", "/reset-password", "/confirm-email", "/login-link"):
+        app.add_api_route(path, page, response_class=HTMLResponse, include_in_schema=False)
 
     return app

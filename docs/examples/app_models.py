@@ -15,4 +15,5 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     hashed_password: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    is_verified: Mapped[bool] = mapped_column(default=False)  # the account guides' flag
     role: Mapped[str] = mapped_column(String(32), default="user")

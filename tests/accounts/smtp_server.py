@@ -130,3 +130,16 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context
+
+
+def starttls_controller(mailbox: Mailbox, certificate: tuple[Path, Path]) -> Controller:
+    """A server on a free port that requires STARTTLS, then AUTH (USERNAME, PASSWORD)."""
+    return Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=server_context(*certificate),
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
+    )

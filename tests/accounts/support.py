@@ -30,10 +30,10 @@ class AccountUsers(SQLAlchemyUserLoader[User]):
 
 
 class ManagerSessions:
-    """The two session seams of the account flows, over a real `AuthManager`.
+    """The two session seams of the account flows: the real manager's services.
 
-    `start` puts `amr` in the session's claims, so every token of the session (refreshed
-    ones included) carries it, as the lead's session starter will.
+    `start` is the manager's `SessionService.start` (every token of the session carries
+    `amr`); `revoke_user` its `RevocationService.revoke_user`, recording the reasons.
     """
 
     def __init__(self, manager: AuthManager[User]) -> None:
@@ -57,7 +57,7 @@ class ManagerSessions:
         self, user_id: str, *, reason: str, session: AsyncSession | None = None
     ) -> int:
         self.reasons.append(reason)
-        return await self._manager.revoke_all_user_tokens(user_id, session=session)
+        return await self._manager._revocations.revoke_user(user_id, reason=reason, session=session)
 
 
 class CountingHasher(PasswordHasher):

@@ -116,7 +116,7 @@ def accounts_unlimited(make_accounts: MakeAccounts) -> Accounts:
 
 @pytest.fixture
 def redis_db() -> str:
-    """This branch's Redis database (db 2), when configured."""
+    """The Redis database given by AUTHMANAGER_TEST_REDIS_URL, when configured."""
     url = os.environ.get(REDIS_ENV)
     if not url:
         pytest.skip(f"Redis not configured: set {REDIS_ENV}")
@@ -138,7 +138,7 @@ async def test_limits_are_shared_through_redis(make_accounts: MakeAccounts, redi
     finally:
         for accounts in (first, second):
             # Close the Redis pool on this test's loop (it would be collected after it).
-            await accounts.limiter._storage.bridge.storage.aclose(close_connection_pool=True)
+            await accounts.limiter.aclose()
 
 
 def unique_ip() -> ClientInfo:

@@ -11,12 +11,11 @@ from typing import Any
 
 import aiosmtplib
 import pytest
-from aiosmtpd.controller import Controller
 
 from authmanager.accounts import AccountMessage, Purpose, SMTPSender
 from authmanager.testing import test_settings
 from tests.accounts import smtp_server
-from tests.accounts.conftest import MakeAccounts
+from tests.accounts.conftest import MakeAccounts, running
 from tests.accounts.smtp_server import ImplicitTLSController, Mailbox
 from tests.conftest import CreateUser
 
@@ -29,48 +28,6 @@ MESSAGE = AccountMessage(
     token=TOKEN,
     expires_at=datetime(2031, 3, 14, 9, 30, tzinfo=UTC),
 )
-
-
-@pytest.fixture
-def certificate(tmp_path: Path) -> tuple[Path, Path]:
-    return smtp_server.self_signed(tmp_path)
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
-def running(controller: Controller) -> Iterator[int]:
-    controller.start()
-    try:
-        yield controller.port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def plain_server(mailbox: Mailbox) -> Iterator[int]:
-    """A plain SMTP server (no TLS offered)."""
-    port = smtp_server.free_port()
-    yield from running(Controller(mailbox, hostname="127.0.0.1", port=port))
-
-
-@pytest.fixture
-def starttls_server(mailbox: Mailbox, certificate: tuple[Path, Path]) -> Iterator[int]:
-    """A server that requires STARTTLS and AUTH after it."""
-    port = smtp_server.free_port()
-    yield from running(
-        Controller(
-            mailbox,
-            hostname="127.0.0.1",
-            port=port,
-            tls_context=smtp_server.server_context(*certificate),
-            require_starttls=True,
-            authenticator=smtp_server.authenticator,
-            auth_require_tls=True,
-        )
-    )
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ EMAIL = "ada@example.com"
 BINDING = "tests/docs/test_binding_examples.py::"
 FIRST_USE = "tests/docs/test_firstuse_examples.py::"
 APIKEYS = "tests/docs/test_apikeys_examples.py::"
+ACCOUNTS = "tests/docs/test_account_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
@@ -55,6 +56,16 @@ COVERED = {
     "apikeys_2.py": APIKEYS + "test_api_key_examples_serve_scripts_and_people",
     "admin_1.py": "tests/docs/test_admin_examples.py::"
     + "test_admin_example_caps_impersonates_and_deactivates",
+    "registration_1.py": ACCOUNTS + "test_registration_with_verified_addresses",
+    "registration_2.py": ACCOUNTS + "test_registration_from_python",
+    "email_verification_1.py": ACCOUNTS + "test_verified_user_gate",
+    "password_reset_1.py": ACCOUNTS + "test_password_reset_settings_and_flow",
+    "email_change_1.py": ACCOUNTS + "test_email_change_flow",
+    "login_links_1.py": ACCOUNTS + "test_login_links_and_amr",
+    "email_delivery_1.py": ACCOUNTS + "test_email_delivery_over_smtp",
+    "email_delivery_2.js": (
+        "tests/browser/test_accounts_browser.py::test_docs_link_page_reads_the_fragment"
+    ),
 }
 
 
@@ -94,6 +105,7 @@ def test_app_models_is_the_user_table(load: Load) -> None:
         "email",
         "hashed_password",
         "is_active",
+        "is_verified",
         "role",
     }
 

@@ -69,3 +69,19 @@ async def flows() -> None:
     assert_type(principal.scopes, tuple[str, ...])
     assert_type(await auth.impersonate("1", str(user.id), reason="support"), str)
     assert_type(await auth.deactivate_user(str(user.id)), int)
+
+
+async def account_flows() -> None:
+    from datetime import timedelta
+
+    from authmanager.accounts import ActionToken
+
+    registered = await auth.register("new@example.com", "a long passphrase")
+    assert_type(registered, User | None)
+    assert_type(await auth.verify_email("token"), User)
+    assert_type(await auth.confirm_email_change("token"), User)
+    assert_type(await auth.login_with_link("token"), TokenPair)
+    assert_type(await auth.reset_password("token", "a new passphrase"), int)
+    token = await auth.create_action_token("1", "invite", expires_in=timedelta(hours=1))
+    assert_type(token, str)
+    assert_type(await auth.consume_action_token(token, "invite"), ActionToken)
