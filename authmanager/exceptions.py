@@ -60,6 +60,14 @@ class Reason(StrEnum):
     STORE_UNAVAILABLE = "store_unavailable"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     VALIDATOR = "validator"
+    # Second factors
+    WRONG_CODE = "wrong_code"
+    CODE_REPLAYED = "code_replayed"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    UNKNOWN_FACTOR = "unknown_factor"
+    PASSKEY = "passkey"
+    SIGN_COUNT = "sign_count"
+    CHALLENGE = "challenge"
 
 
 class AuthError(Exception):
