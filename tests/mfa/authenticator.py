@@ -81,22 +81,31 @@ class SoftwareAuthenticator:
     credentials: dict[bytes, Credential] = field(default_factory=dict)
 
     # --- navigator.credentials.create() ---------------------------------------------
-    def create(self, options: dict[str, Any], *, origin: str | None = None) -> dict[str, Any]:
-        """Answer registration options with a new credential (the JSON a page posts)."""
+    def create(
+        self, options: dict[str, Any], *, origin: str | None = None, reuse: bytes | None = None
+    ) -> dict[str, Any]:
+        """Answer registration options with a new credential (the JSON a page posts).
+
+        With *reuse*, attest that existing credential again instead, ignoring the
+        exclusion list (what a misbehaving client could send).
+        """
         rp_id = options["rp"]["id"]
         excluded = {unb64url(c["id"]) for c in options.get("excludeCredentials", [])}
-        if excluded & set(self.credentials):
+        if reuse is not None:
+            credential = self.credentials[reuse]
+        elif excluded & set(self.credentials):
             raise RuntimeError("InvalidStateError: this authenticator holds an excluded credential")
-        credential = Credential(
-            credential_id=secrets.token_bytes(32),
-            key=ec.generate_private_key(ec.SECP256R1()),
-            rp_id=rp_id,
-            user_handle=unb64url(options["user"]["id"]),
-        )
+        else:
+            credential = Credential(
+                credential_id=secrets.token_bytes(32),
+                key=ec.generate_private_key(ec.SECP256R1()),
+                rp_id=rp_id,
+                user_handle=unb64url(options["user"]["id"]),
+            )
         # A discoverable credential replaces an earlier one of the same RP and user.
         for known in list(self.credentials.values()):
             if known.rp_id == rp_id and known.user_handle == credential.user_handle:
-                del self.credentials[known.credential_id]
+                del self.credentials[known.credential_id]  # (or `credential` itself)
         self.credentials[credential.credential_id] = credential
         client_data = self._client_data("webauthn.create", options["challenge"], origin)
         attested = (
