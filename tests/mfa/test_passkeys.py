@@ -419,6 +419,18 @@ async def test_a_login_challenge_cannot_answer_the_second_step(
     assert caught.value.reason == Reason.CHALLENGE
 
 
+async def test_a_registration_challenge_cannot_sign_in(
+    mfa: MfaService, user: User, authenticator: SoftwareAuthenticator
+) -> None:
+    """An assertion over a registration challenge is refused: wrong purpose."""
+    await register(mfa, user, authenticator)
+    registration = await mfa.passkey_registration_options(user)
+    request = {"rpId": RP_ID, "challenge": registration["challenge"]}
+    with pytest.raises(InvalidCredentialsError) as caught:
+        await mfa.login_with_passkey(authenticator.get(request))
+    assert caught.value.reason == Reason.CHALLENGE
+
+
 async def test_new_passkey_options_replace_the_tokens_earlier_challenge(
     mfa: MfaService, user: User, authenticator: SoftwareAuthenticator
 ) -> None:
