@@ -8,6 +8,7 @@ only when they are configured.
 from authmanager.mfa import tables as tables
 from authmanager.mfa.service import MfaService
 from authmanager.mfa.types import (
+    Credential,
     FactorInfo,
     FactorKind,
     MfaChallenge,
@@ -17,6 +18,7 @@ from authmanager.mfa.types import (
 )
 
 __all__ = [
+    "Credential",
     "FactorInfo",
     "FactorKind",
     "MfaChallenge",

@@ -20,11 +20,10 @@ from authmanager.exceptions import InvalidCredentialsError, Reason
 from authmanager.hooks import EventName
 from authmanager.mfa.factors import FactorRow, FactorStore
 from authmanager.mfa.recovery import RecoveryCodes
-from authmanager.mfa.types import FactorInfo, TotpEnrollment, account_name
+from authmanager.mfa.types import Credential, FactorInfo, TotpEnrollment, account_name
 
 if TYPE_CHECKING:
     from authmanager.mfa.passkey_factors import PasskeyFactors
-    from authmanager.mfa.passkeys import Credential
     from authmanager.mfa.totp_factors import TotpFactors
 
 __all__ = ["MAX_FACTORS", "Enrollment", "clean_label"]

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authmanager.exceptions import InvalidCredentialsError, Reason
 from authmanager.mfa.challenges import ChallengeStore
 from authmanager.mfa.factors import FactorRow, FactorStore
-from authmanager.mfa.passkeys import Assertion, Ceremonies, Credential
+from authmanager.mfa.passkeys import Assertion, Ceremonies
+from authmanager.mfa.types import Credential
 
 __all__ = ["PasskeyFactors"]
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from authmanager.exceptions import InvalidCredentialsError, Reason
+from authmanager.mfa.types import Credential
 
 try:
     from webauthn import (
@@ -45,15 +46,12 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("Passkeys need py_webauthn: pip install 'authmanager[mfa]'.") from exc
 
-__all__ = ["Assertion", "Ceremonies", "Credential", "NewPasskey", "credential_key"]
+__all__ = ["Assertion", "Ceremonies", "NewPasskey", "credential_key"]
 
 logger = logging.getLogger("authmanager.mfa")
 
 #: A credential response larger than this is refused before parsing (real ones are < 4 KiB).
 MAX_RESPONSE_CHARS = 65536
-
-#: A browser's credential JSON (`PublicKeyCredential.toJSON()`), as a mapping or a string.
-Credential = Mapping[str, Any] | str
 
 
 def credential_key(raw_id: bytes) -> str:

@@ -18,9 +18,8 @@ from authmanager._core.types import ClientInfo
 from authmanager.exceptions import AuthError, InvalidCredentialsError, Reason
 from authmanager.hooks import EventName
 from authmanager.mfa.passkey_factors import PasskeyFactors
-from authmanager.mfa.passkeys import Credential
 from authmanager.mfa.signin import client_fields
-from authmanager.mfa.types import SessionStarter, UserSource, user_is_live
+from authmanager.mfa.types import Credential, SessionStarter, UserSource, user_is_live
 
 __all__ = ["PasskeySignIn"]
 

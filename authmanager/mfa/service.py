@@ -26,6 +26,7 @@ from authmanager.mfa.crypto import SecretBox
 from authmanager.mfa.enrollment import Enrollment
 from authmanager.mfa.signin import SignIn
 from authmanager.mfa.types import (
+    Credential,
     FactorInfo,
     MfaChallenge,
     SessionStarter,
@@ -35,7 +36,6 @@ from authmanager.mfa.types import (
 
 if TYPE_CHECKING:
     from authmanager.mfa.passkey_factors import PasskeyFactors
-    from authmanager.mfa.passkeys import Credential
     from authmanager.mfa.passwordless import PasskeySignIn
     from authmanager.mfa.totp_factors import TotpFactors
 
@@ -132,10 +132,7 @@ class MfaService:
 
     # --- the /login gate -----------------------------------------------------------------
     async def has_active_factor(self, user_id: str, *, session: AsyncSession | None = None) -> bool:
-        """Return whether the user must pass a second factor after the password.
-
-        One indexed probe on a pooled connection, no transaction: cheap enough for
-        every `/login`.
+        """Return whether the user must pass a second factor (one indexed probe, for `/login`).
 
         Raises:
             TokenStoreUnavailableError: the database could not be read.
@@ -143,9 +140,7 @@ class MfaService:
         return await self._signin.has_active_factor(user_id, session=session)
 
     async def factor_kinds(self, user_id: str, *, session: AsyncSession | None = None) -> list[str]:
-        """Return what the user can answer with, for the 403 body's `factors`.
-
-        In this order when present: `"totp"`, `"passkey"`, `"recovery_code"`.
+        """Return the 403 body's `factors`: `"totp"`, `"passkey"`, `"recovery_code"` when present.
 
         Raises:
             TokenStoreUnavailableError: the database could not be read.
@@ -213,10 +208,7 @@ class MfaService:
         )
 
     async def passkey_options(self, mfa_token: str) -> dict[str, Any]:
-        """Return WebAuthn request options for the passkeys of the token's user.
-
-        Each call replaces the token's earlier challenge; answering it does not count
-        as an attempt until `verify`.
+        """Return WebAuthn request options for the token's user (replacing earlier ones).
 
         Raises:
             RuntimeError: passkeys are off (no `AUTH_WEBAUTHN_RP_ID`).
@@ -296,10 +288,9 @@ class MfaService:
     async def passkey_registration_options(
         self, user: Any, *, name: str | None = None, session: AsyncSession | None = None
     ) -> dict[str, Any]:
-        """Return the options of `navigator.credentials.create()` for a new passkey.
+        """Return `navigator.credentials.create()` options for a discoverable passkey.
 
-        A discoverable credential is asked for, so it can sign in without a login name;
-        the user's existing passkeys are excluded. The challenge is single use.
+        The user's existing passkeys are excluded; the challenge is single use.
 
         Raises:
             RuntimeError: passkeys are off (no `AUTH_WEBAUTHN_RP_ID`).
@@ -316,10 +307,9 @@ class MfaService:
         label: str | None = None,
         session: AsyncSession | None = None,
     ) -> FactorInfo:
-        """Verify the browser's registration response and store the passkey.
+        """Verify the browser's registration response and store the passkey (`factor.added`).
 
-        Event `factor.added`. No recovery codes come with it: call
-        `new_recovery_codes` when the user has none.
+        No recovery codes come with it: call `new_recovery_codes` when the user has none.
 
         Raises:
             RuntimeError: passkeys are off (no `AUTH_WEBAUTHN_RP_ID`).
@@ -356,10 +346,9 @@ class MfaService:
     async def remove_factor(
         self, user: Any, factor_id: str, *, session: AsyncSession | None = None
     ) -> bool:
-        """Delete the user's factor; False when the user has no such factor.
+        """Delete the user's factor (False when there is none); the last takes the codes too.
 
-        With the last factor gone, the recovery codes are deleted too and `/login`
-        asks for the password alone. Event `factor.removed` (`extra["last"]`).
+        Event `factor.removed` (`extra["last"]`).
 
         Raises:
             TokenStoreUnavailableError: nothing was changed.
@@ -369,9 +358,7 @@ class MfaService:
     async def new_recovery_codes(
         self, user: Any, *, session: AsyncSession | None = None
     ) -> list[str]:
-        """Replace the user's recovery codes with ten new ones, to show once.
-
-        Event `factor.added` with `extra["kind"] == "recovery_codes"`.
+        """Replace the user's recovery codes with ten new ones, to show once (`factor.added`).
 
         Raises:
             InvalidCredentialsError: the user has no factor (`unknown_factor`).
@@ -381,10 +368,10 @@ class MfaService:
 
     # --- operations ----------------------------------------------------------------------
     async def rotate_secrets(self, *, session: AsyncSession | None = None) -> int:
-        """Re-encrypt TOTP secrets under the first of `AUTH_MFA_ENCRYPTION_KEYS`.
+        """Re-encrypt TOTP secrets under the first key; return how many were.
 
-        Run it after putting a new key first; drop the old keys once it returned.
-        Returns how many secrets were re-encrypted.
+        Run it after putting a new key first in `AUTH_MFA_ENCRYPTION_KEYS`; then drop
+        the old keys.
 
         Raises:
             TokenStoreUnavailableError: a secret no key opens, or the database failed;

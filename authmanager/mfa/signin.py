@@ -42,11 +42,17 @@ from authmanager.mfa.challenges import (
 )
 from authmanager.mfa.factors import FactorStore
 from authmanager.mfa.recovery import RecoveryCodes
-from authmanager.mfa.types import MfaChallenge, SessionStarter, UserSource, user_is_live
+from authmanager.mfa.types import (
+    Credential,
+    MfaChallenge,
+    SessionStarter,
+    UserSource,
+    user_is_live,
+)
 
 if TYPE_CHECKING:
     from authmanager.mfa.passkey_factors import PasskeyFactors
-    from authmanager.mfa.passkeys import Assertion, Credential
+    from authmanager.mfa.passkeys import Assertion
     from authmanager.mfa.totp_factors import TotpFactors
 
 __all__ = ["MFA_SPACE", "SignIn", "client_fields"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol
@@ -13,6 +13,7 @@ from authmanager._core.tokens import TokenPair
 from authmanager._core.types import ClientInfo
 
 __all__ = [
+    "Credential",
     "FactorInfo",
     "FactorKind",
     "MfaChallenge",
@@ -24,6 +25,9 @@ __all__ = [
 ]
 
 FactorKind = Literal["totp", "passkey"]
+
+#: A browser's WebAuthn response (`PublicKeyCredential.toJSON()`): a JSON object or its text.
+Credential = Mapping[str, Any] | str
 
 
 @dataclass(frozen=True, slots=True)

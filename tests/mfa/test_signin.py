@@ -45,6 +45,12 @@ def enroll(mfa: MfaService) -> Enroll:
     return factory
 
 
+async def close_redis(limiter: RateLimiter) -> None:
+    """Close the limiter's Redis connections (RateLimiter has no close() of its own yet);
+    left to the garbage collector they are reported as unclosed after the loop ends."""
+    await limiter._storage.bridge.storage.aclose()  # type: ignore[attr-defined]
+
+
 def other_code(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
@@ -267,6 +273,30 @@ async def test_failures_are_limited_per_user_across_tokens(
         with pytest.raises(RateLimitExceededError) as caught:
             await mfa.verify(mfa_token, code=right)
     assert caught.value.retry_after > 0
+
+
+@pytest.mark.redis
+async def test_the_per_user_limit_is_shared_by_workers_on_redis(
+    make_service: MakeService, user: User, enroll: Enroll, redis_url: str
+) -> None:
+    """Two workers on one Redis: failures counted by one refuse the user on the other."""
+    first, second = RateLimiter(redis_url), RateLimiter(redis_url)
+    await first.reset()
+    one = make_service(mfa_rate_limit="2/hour", limiter=first)
+    other = make_service(mfa_rate_limit="2/hour", limiter=second)
+    try:
+        _, codes = await enroll(user, one)
+        for _ in range(2):
+            mfa_token, _ = await one.challenge(user)
+            with pytest.raises(InvalidCredentialsError):
+                await one.verify(mfa_token, recovery_code="0000-0000-0000-0000")
+        mfa_token, _ = await other.challenge(user)
+        with pytest.raises(RateLimitExceededError):
+            await other.verify(mfa_token, recovery_code=codes[0])
+    finally:
+        await first.reset()
+        for limiter in (first, second):
+            await close_redis(limiter)
 
 
 async def test_an_inactive_user_cannot_finish_signing_in(
