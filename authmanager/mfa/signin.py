@@ -87,6 +87,10 @@ def _usable(row: MfaTokenRow | None, now: datetime) -> MfaTokenRow:
     return row
 
 
+def _wrong_code() -> InvalidCredentialsError:
+    return InvalidCredentialsError("The code is not valid.", reason=Reason.WRONG_CODE)
+
+
 def _method(code: str | None, recovery_code: str | None, passkey: object | None) -> str:
     given = [
         name
@@ -279,16 +283,12 @@ class SignIn:
                 raise InvalidCredentialsError("This account cannot sign in.", reason=reason)
             if code is not None:
                 if self._totp is None:
-                    raise InvalidCredentialsError(
-                        "The code is not valid.", reason=Reason.WRONG_CODE
-                    )
+                    raise _wrong_code()
                 await self._totp.accept(db, row.user_id, code, now=now)
                 method = "otp"
             elif recovery_code is not None:
                 if not await self._codes.consume(db, row.user_id, recovery_code, now):
-                    raise InvalidCredentialsError(
-                        "The code is not valid.", reason=Reason.WRONG_CODE
-                    )
+                    raise _wrong_code()
                 remaining = await self._codes.remaining(db, row.user_id)
                 method = "otp"  # a single-use shared secret: RFC 8176's closest value
             else:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 import pytest
@@ -15,12 +18,13 @@ from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from authmanager import AuthSettings
-from authmanager.exceptions import TokenStoreUnavailableError
+from authmanager.exceptions import InvalidCredentialsError, TokenStoreUnavailableError
 from authmanager.mfa import totp
 from authmanager.mfa.crypto import SecretBox
 from authmanager.mfa.recovery import code_digest, new_codes
 from authmanager.testing import TEST_SECRET
-from tests.mfa.support import KEY_NEW, KEY_OLD, T0
+from tests.mfa.authenticator import SoftwareAuthenticator, b64url, unb64url
+from tests.mfa.support import KEY_NEW, KEY_OLD, ORIGIN, RP_ID, T0
 
 STRONG = TEST_SECRET
 
@@ -267,3 +271,74 @@ except ImportError as exc:
     assert result.returncode == 0, result.stderr
     assert extra in result.stdout
     assert "pip install 'authmanager[mfa]'" in result.stdout
+
+
+# --- passkey responses, mutated --------------------------------------------------------
+def _ceremonies() -> Any:
+    from authmanager.mfa.passkeys import Ceremonies
+
+    return Ceremonies(rp_id=RP_ID, rp_name="Example", origins=[ORIGIN], timeout_seconds=60)
+
+
+def _mutations(response: dict[str, Any], fields: list[str], count: int) -> Iterator[Any]:
+    """Copies of *response* with one random byte of one field flipped (seeded)."""
+    rng = random.Random(16)
+    for _ in range(count):
+        field = rng.choice(fields)
+        data = bytearray(unb64url(response["response"][field]))
+        data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        yield {**response, "response": {**response["response"], field: b64url(bytes(data))}}
+
+
+def test_mutated_registration_responses_never_crash_the_check() -> None:
+    """300 one-bit corruptions: each either verifies or is refused, never another error."""
+    ceremonies = _ceremonies()
+    challenge = b"c" * 32
+    options = ceremonies.registration_options(
+        challenge=challenge, user_handle=b64url(b"h" * 32), user_name="a", exclude=[]
+    )
+    response = SoftwareAuthenticator(origin=ORIGIN).create(options)
+    outcomes = set()
+    for mutated in _mutations(response, ["attestationObject", "clientDataJSON"], 300):
+        try:
+            parsed, _answered = ceremonies.parse_registration(mutated)
+            ceremonies.verify_registration(parsed, challenge)
+            outcomes.add("verified")
+        except InvalidCredentialsError as exc:
+            outcomes.add(str(exc.reason))
+    assert "passkey" in outcomes
+
+
+def test_mutated_assertions_never_verify() -> None:
+    """300 one-bit corruptions of a signed assertion: every one is refused, none crashes."""
+    from authmanager.mfa.passkeys import credential_key
+
+    ceremonies = _ceremonies()
+    authenticator = SoftwareAuthenticator(origin=ORIGIN)
+    registration = ceremonies.registration_options(
+        challenge=b"r" * 32, user_handle=b64url(b"h" * 32), user_name="a", exclude=[]
+    )
+    parsed, _ = ceremonies.parse_registration(authenticator.create(registration))
+    public_key = ceremonies.verify_registration(parsed, b"r" * 32).public_key
+    options = ceremonies.authentication_options(
+        challenge=b"a" * 32, allow=[], user_verification=True
+    )
+    response = authenticator.get(options)
+    good = ceremonies.parse_authentication(response)
+    assert ceremonies.verify_authentication(good, public_key=public_key, user_verification=True)
+    fields = ["authenticatorData", "clientDataJSON", "signature"]
+
+    def check(mutated: dict[str, Any]) -> None:
+        assertion = ceremonies.parse_authentication(mutated)
+        assert assertion.credential_key == credential_key(unb64url(response["rawId"]))
+        ceremonies.verify_authentication(assertion, public_key=public_key, user_verification=True)
+
+    for mutated in _mutations(response, fields, 300):
+        with pytest.raises(InvalidCredentialsError):
+            check(mutated)
+
+
+def test_non_json_mappings_are_refused() -> None:
+    """A mapping holding bytes (not JSON) is refused like any malformed response."""
+    with pytest.raises(InvalidCredentialsError):
+        _ceremonies().parse_authentication({"id": b"raw bytes"})
