@@ -93,12 +93,18 @@ def test_passkey_origins_default_to_https_on_the_rp_id() -> None:
     assert (s.effective_webauthn_rp_name, s.effective_totp_issuer) == ("Example", "Example")
 
 
-def test_passkey_origins_may_be_subdomains_and_local_http_in_development() -> None:
-    """Subdomains of the RP id pass; http is allowed outside production (localhost)."""
+def test_passkey_origins_may_be_subdomains_apps_and_local_http_in_development() -> None:
+    """Subdomains of the RP id and Android apps pass; http is allowed outside production."""
+    android = "android:apk-key-hash:Oj0R3bmJIbBm3EyOpFeGy-C1YKRvVQMrUd3YZoXU2nY"
     s = AuthSettings(
-        webauthn_rp_id="localhost", webauthn_origins="http://localhost:8000, https://a.localhost/"
+        webauthn_rp_id="localhost",
+        webauthn_origins=f"http://localhost:8000, https://a.localhost/, {android}",
     )
-    assert s.effective_webauthn_origins == ["http://localhost:8000", "https://a.localhost"]
+    assert s.effective_webauthn_origins == [
+        "http://localhost:8000",
+        "https://a.localhost",
+        android,
+    ]
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,14 @@ def _split_list(value: object) -> object:
     return value
 
 
+#: The origin an Android app's passkey responses carry (its signing certificate's hash).
+ANDROID_ORIGIN = "android:apk-key-hash:"
+
+
 def _origin_error(origin: str, rp_id: str, production: bool) -> str | None:
     """Why *origin* cannot serve passkeys of *rp_id*, or None when it can."""
+    if origin.startswith(ANDROID_ORIGIN) and len(origin) > len(ANDROID_ORIGIN):
+        return None  # bound to the RP by the site's assetlinks.json, not by its name
     parts = urlsplit(origin)
     if parts.scheme not in {"https", "http"} or not parts.hostname:
         return f"AUTH_WEBAUTHN_ORIGINS: {origin!r} is not an origin such as https://example.com."
@@ -110,7 +116,8 @@ class MfaSettings(BaseSettings):
         validation_alias="AUTH_WEBAUTHN_ORIGINS",
         description=(
             "Origins whose pages may use the passkeys, comma-separated; each on the RP id "
-            "or a subdomain. Default: `https://<rp id>`."
+            "or a subdomain (or an Android app's `android:apk-key-hash:...`). "
+            "Default: `https://<rp id>`."
         ),
     )
     webauthn_challenge_expire_seconds: int = Field(
