@@ -117,6 +117,7 @@ def test_passkey_origins_may_be_subdomains_apps_and_local_http_in_development() 
         ("example.com", "http://example.com", True, "must use https"),
         ("https://example.com", "", False, "bare domain"),
         ("example.com:443", "", False, "bare domain"),
+        ("127.0.0.1", "", False, "IP address"),
         (None, "https://example.com", False, "set AUTH_WEBAUTHN_RP_ID too"),
     ],
 )

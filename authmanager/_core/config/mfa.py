@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -45,6 +46,14 @@ def _origin_error(origin: str, rp_id: str, production: bool) -> str | None:
             "or one of its subdomains (WebAuthn refuses such a pair)."
         )
     return None
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 class MfaSettings(BaseSettings):
@@ -139,10 +148,10 @@ class MfaSettings(BaseSettings):
         if value is None:
             return None
         value = value.strip().lower()
-        if not value or any(c in value for c in ":/@ ") or value.startswith("."):
+        if not value or any(c in value for c in ":/@ ") or value.startswith(".") or _is_ip(value):
             raise ValueError(
                 "AUTH_WEBAUTHN_RP_ID must be a bare domain such as example.com "
-                "(no scheme, port or path)."
+                "(no scheme, port, path or IP address)."
             )
         return value
 
