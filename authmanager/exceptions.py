@@ -70,6 +70,14 @@ class Reason(StrEnum):
     EMAIL_NOT_VERIFIED = "email_not_verified"
     TOKEN_USED = "token_used"
     LOGIN_TAKEN = "login_taken"
+    # Second factors
+    WRONG_CODE = "wrong_code"
+    CODE_REPLAYED = "code_replayed"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    UNKNOWN_FACTOR = "unknown_factor"
+    PASSKEY = "passkey"
+    SIGN_COUNT = "sign_count"
+    CHALLENGE = "challenge"
 
 
 class AuthError(Exception):

@@ -1,0 +1,311 @@
+"""SignIn: the second step of a password sign-in (`mfa_token`, then a code or a passkey).
+
+The sequence of `verify`, and why:
+
+1. Read the token's row: unknown, used, expired or worn-out tokens are refused.
+2. Check the user's failure limit (`mfa_rate_limit`, over all their tokens).
+3. Commit one attempt on the token (and, for a passkey, spend its challenge) before
+   checking the answer, so concurrent guesses cannot pass the five-attempt limit.
+4. In one transaction: spend the token, accept the factor (each a conditional UPDATE),
+   start the session. A wrong answer rolls all three back; the attempt stays counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from limits import RateLimitItem
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authmanager._core.clock import utcnow
+from authmanager._core.database import Database
+from authmanager._core.events import HookDispatcher
+from authmanager._core.ratelimit import RateLimiter
+from authmanager._core.tokens import TokenPair
+from authmanager._core.types import ClientInfo
+from authmanager.exceptions import (
+    AuthError,
+    ExpiredTokenError,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    Reason,
+)
+from authmanager.hooks import EventName
+from authmanager.mfa.challenges import (
+    MAX_ATTEMPTS,
+    MAX_TOKEN_CHARS,
+    MfaTokenRow,
+    MfaTokenStore,
+    digest,
+)
+from authmanager.mfa.factors import FactorStore
+from authmanager.mfa.recovery import RecoveryCodes
+from authmanager.mfa.types import (
+    Credential,
+    MfaChallenge,
+    SessionStarter,
+    UserSource,
+    user_is_live,
+)
+
+if TYPE_CHECKING:
+    from authmanager.mfa.passkey_factors import PasskeyFactors
+    from authmanager.mfa.passkeys import Assertion
+    from authmanager.mfa.totp_factors import TotpFactors
+
+__all__ = ["MFA_SPACE", "SignIn", "client_fields"]
+
+#: Rate-limit key space of failed second-factor answers, per user.
+MFA_SPACE = "mfa-user"
+_KIND_ORDER = ("totp", "passkey")
+
+
+def client_fields(client: ClientInfo) -> dict[str, str | None]:
+    """The event fields that describe the caller."""
+    return {"client_ip": client.ip_address, "user_agent": client.user_agent}
+
+
+def _token_hash(mfa_token: str) -> str:
+    if not isinstance(mfa_token, str) or not mfa_token or len(mfa_token) > MAX_TOKEN_CHARS:
+        raise InvalidTokenError("The mfa_token is malformed.", reason=Reason.MALFORMED)
+    return digest(mfa_token)
+
+
+def _usable(row: MfaTokenRow | None, now: datetime) -> MfaTokenRow:
+    """Return *row* when its token can take an attempt; raise why not otherwise."""
+    if row is None or row.used_at is not None:
+        raise InvalidTokenError("The mfa_token is unknown or used.", reason=Reason.UNKNOWN_TOKEN)
+    if row.expires_at <= now:
+        raise ExpiredTokenError("The mfa_token has expired; log in again.")
+    if row.attempts >= MAX_ATTEMPTS:
+        raise InvalidTokenError(
+            "Too many wrong answers for this mfa_token; log in again.",
+            reason=Reason.TOO_MANY_ATTEMPTS,
+        )
+    return row
+
+
+def _wrong_code() -> InvalidCredentialsError:
+    return InvalidCredentialsError("The code is not valid.", reason=Reason.WRONG_CODE)
+
+
+def _method(code: str | None, recovery_code: str | None, passkey: object | None) -> str:
+    given = [
+        name
+        for name, value in (("totp", code), ("recovery_code", recovery_code), ("passkey", passkey))
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise ValueError("Give exactly one of code, recovery_code or passkey.")
+    return given[0]
+
+
+def _amr(first: Sequence[str], method: str) -> list[str]:
+    """RFC 8176 values: the first step's, the second factor's, and `mfa`."""
+    return list(dict.fromkeys([*first, method, "mfa"]))
+
+
+class SignIn:
+    """The `mfa_token` step of sign-in.
+
+    Args:
+        database: Transactions on the application's database.
+        events: Where `mfa.*` and `recovery_code.used` go.
+        limiter: Counts failed answers per user.
+        rule: The limit (`mfa_rate_limit`), or None for none.
+        users: The application's user loader (`get_user`).
+        sessions: Starts the login session once the second factor passed.
+        token_ttl: Lifetime of an `mfa_token`.
+        totp: TOTP factors, or None without encryption keys.
+        passkeys: Passkeys, or None without an RP id.
+    """
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        events: HookDispatcher,
+        limiter: RateLimiter,
+        rule: RateLimitItem | None,
+        users: UserSource,
+        sessions: SessionStarter,
+        token_ttl: timedelta,
+        totp: TotpFactors | None,
+        passkeys: PasskeyFactors | None,
+    ) -> None:
+        self._db = database
+        self._events = events
+        self._limiter = limiter
+        self._rule = rule
+        self._users = users
+        self._sessions = sessions
+        self._ttl = token_ttl
+        self._totp = totp
+        self._passkeys = passkeys
+        self._factors = FactorStore()
+        self._codes = RecoveryCodes()
+        self._tokens = MfaTokenStore()
+
+    async def has_active_factor(self, user_id: str, *, session: AsyncSession | None = None) -> bool:
+        """Return whether the user has a confirmed factor (one indexed probe, no transaction)."""
+        async with self._db.connection(session) as db:
+            return await self._factors.has_active(db, str(user_id))
+
+    async def factor_kinds(self, user_id: str, *, session: AsyncSession | None = None) -> list[str]:
+        """Return what the user can answer with: `totp`, `passkey`, `recovery_code`."""
+        async with self._db.reading(session) as db:
+            return await self._kinds(db, str(user_id))
+
+    async def challenge(
+        self,
+        user: Any,
+        *,
+        first_amr: Sequence[str] = ("pwd",),
+        client: ClientInfo | None = None,
+        session: AsyncSession | None = None,
+    ) -> MfaChallenge:
+        """Issue the `mfa_token` of a user whose first step (*first_amr*) just passed."""
+        user_id = str(user.id)
+        async with self._db.transaction(session) as db:
+            kinds = await self._kinds(db, user_id)
+            token = await self._tokens.issue(
+                db, user_id, list(first_amr), now=utcnow(), ttl=self._ttl
+            )
+        self._events.emit(
+            EventName.MFA_CHALLENGED,
+            user_id=user_id,
+            extra={"factors": ",".join(kinds)},
+            **client_fields(client or ClientInfo()),
+        )
+        return MfaChallenge(token, kinds)
+
+    async def passkey_options(self, mfa_token: str) -> dict[str, Any]:
+        """Return WebAuthn request options for the passkeys of *mfa_token*'s user."""
+        if self._passkeys is None:
+            raise RuntimeError("Passkeys are off: set AUTH_WEBAUTHN_RP_ID.")
+        token_hash = _token_hash(mfa_token)
+        now = utcnow()
+        async with self._db.transaction() as db:
+            row = _usable(await self._tokens.state(db, token_hash), now)
+            return await self._passkeys.mfa_options(db, row.user_id, token_hash, now=now)
+
+    async def verify(
+        self,
+        mfa_token: str,
+        *,
+        code: str | None = None,
+        recovery_code: str | None = None,
+        passkey: Credential | None = None,
+        client: ClientInfo | None = None,
+    ) -> TokenPair:
+        """Check the second factor of *mfa_token*'s sign-in and start the session."""
+        method = _method(code, recovery_code, passkey)
+        client = client or ClientInfo()
+        user_id: str | None = None
+        try:
+            token_hash = _token_hash(mfa_token)
+            assertion = None
+            if passkey is not None:
+                if self._passkeys is None:
+                    raise RuntimeError("Passkeys are off: set AUTH_WEBAUTHN_RP_ID.")
+                assertion = self._passkeys.parse(passkey)
+            now = utcnow()
+            row = await self._attempt(token_hash, assertion, now)
+            user_id = row.user_id
+            pair, remaining = await self._finish(
+                row, token_hash, code, recovery_code, assertion, client, now
+            )
+        except AuthError as exc:
+            if isinstance(exc, InvalidCredentialsError) and user_id and self._rule is not None:
+                await self._limiter.record(MFA_SPACE, user_id, self._rule)
+            self._events.emit(
+                EventName.MFA_FAILED,
+                user_id=user_id,
+                reason=str(exc.reason),
+                extra={"method": method},
+                **client_fields(client),
+            )
+            raise
+        fields = {"user_id": user_id, "session_id": pair.session_id, **client_fields(client)}
+        self._events.emit(EventName.MFA_SUCCEEDED, extra={"method": method}, **fields)
+        if remaining is not None:
+            self._events.emit(
+                EventName.RECOVERY_CODE_USED, extra={"remaining": remaining}, **fields
+            )
+        return pair
+
+    async def _attempt(
+        self, token_hash: str, assertion: Assertion | None, now: datetime
+    ) -> MfaTokenRow:
+        """Steps 1 to 3: refuse a dead token, check the limit, count the attempt."""
+        async with self._db.reading() as db:
+            row = _usable(await self._tokens.state(db, token_hash), now)
+        if self._rule is not None:
+            await self._limiter.check(MFA_SPACE, row.user_id, self._rule)
+        live_challenge = True
+        async with self._db.transaction() as db:
+            if not await self._tokens.reserve_attempt(db, token_hash, now=now):
+                _usable(await self._tokens.state(db, token_hash), now)  # raises why
+                raise InvalidTokenError(reason=Reason.UNKNOWN_TOKEN)  # pragma: no cover
+            if assertion is not None and self._passkeys is not None:
+                live_challenge = await self._passkeys.consume(
+                    db, assertion, now=now, user_id=row.user_id, token_hash=token_hash
+                )
+        if not live_challenge:
+            raise InvalidCredentialsError(
+                "The passkey challenge is unknown, used or expired; ask for new options.",
+                reason=Reason.CHALLENGE,
+            )
+        return row
+
+    async def _finish(
+        self,
+        row: MfaTokenRow,
+        token_hash: str,
+        code: str | None,
+        recovery_code: str | None,
+        assertion: Assertion | None,
+        client: ClientInfo,
+        now: datetime,
+    ) -> tuple[TokenPair, int | None]:
+        """Step 4; returns the pair and, after a recovery code, how many are left."""
+        remaining: int | None = None
+        async with self._db.transaction() as db:
+            if not await self._tokens.consume(db, token_hash, now=now):
+                raise InvalidTokenError(
+                    "The mfa_token is unknown or used.", reason=Reason.UNKNOWN_TOKEN
+                )
+            user = await self._users.get_user(db, row.user_id)
+            if user is None or not user_is_live(user):
+                reason = Reason.USER_NOT_FOUND if user is None else Reason.USER_INACTIVE
+                raise InvalidCredentialsError("This account cannot sign in.", reason=reason)
+            if code is not None:
+                if self._totp is None:
+                    raise _wrong_code()
+                await self._totp.accept(db, row.user_id, code, now=now)
+                method = "otp"
+            elif recovery_code is not None:
+                if not await self._codes.consume(db, row.user_id, recovery_code, now):
+                    raise _wrong_code()
+                remaining = await self._codes.remaining(db, row.user_id)
+                method = "otp"  # a single-use shared secret: RFC 8176's closest value
+            else:
+                if assertion is None or self._passkeys is None:
+                    raise InvalidCredentialsError(reason=Reason.PASSKEY)  # pragma: no cover
+                factor = await self._passkeys.find(db, assertion, user_id=row.user_id)
+                method = await self._passkeys.verify(
+                    db, assertion, factor, user_verification=False, now=now
+                )
+            pair = await self._sessions.start(
+                user, client=client, amr=_amr(row.amr, method), fresh=True, session=db
+            )
+        return pair, remaining
+
+    async def _kinds(self, db: AsyncSession, user_id: str) -> list[str]:
+        present = {row.kind for row in await self._factors.confirmed(db, user_id)}
+        kinds: list[str] = [kind for kind in _KIND_ORDER if kind in present]
+        if kinds and await self._codes.remaining(db, user_id):
+            kinds.append("recovery_code")
+        return kinds

@@ -1,0 +1,108 @@
+"""Fixtures of the second-factor tests: `MfaService` on the test database, real collaborators.
+
+The session starter and the user loader are the real ones: `ManagerSessions` starts
+sessions through `AuthManager.create_token_pair` (the `amr` goes in as a claim of the
+session), and the loader is the test application's `SQLAlchemyUserLoader`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import authmanager.mfa  # noqa: F401 - registers the tables before `engine` creates them
+from authmanager import AuthManager, ClientInfo, TokenPair
+from authmanager._core.database import Database
+from authmanager._core.events import HookDispatcher
+from authmanager._core.ratelimit import RateLimiter
+from authmanager.mfa import MfaService
+from authmanager.testing import CapturingHook, test_settings
+from tests.app import User, Users
+from tests.conftest import REDIS_ENV
+from tests.mfa.authenticator import SoftwareAuthenticator
+from tests.mfa.support import KEY_OLD, ORIGIN, RP_ID
+
+
+class ManagerSessions:
+    """A `SessionStarter` over the real manager: tokens carry `amr` as a session claim."""
+
+    def __init__(self, manager: AuthManager[Any]) -> None:
+        self._manager = manager
+
+    async def start(
+        self,
+        user: Any,
+        *,
+        client: ClientInfo,
+        amr: Sequence[str],
+        fresh: bool = True,
+        session: AsyncSession | None = None,
+    ) -> TokenPair:
+        data = {"sub": str(user.id), "amr": list(amr)}
+        return await self._manager.create_token_pair(
+            data, client=client, fresh=fresh, session=session
+        )
+
+
+@pytest.fixture
+def dispatcher(events: CapturingHook) -> HookDispatcher:
+    """The dispatcher of the services under test; it reports to `events`."""
+    return HookDispatcher([events], timeout=2.0)
+
+
+MakeService = Callable[..., MfaService]
+
+
+@pytest.fixture
+def make_service(
+    session_factory: async_sessionmaker[AsyncSession],
+    manager: AuthManager[User],
+    dispatcher: HookDispatcher,
+) -> MakeService:
+    """Build an `MfaService` on the test database; keyword arguments override settings."""
+
+    def factory(*, limiter: RateLimiter | None = None, **overrides: Any) -> MfaService:
+        values: dict[str, Any] = {
+            "mfa_totp_enabled": True,
+            "mfa_encryption_keys": [KEY_OLD],
+            "webauthn_rp_id": RP_ID,
+            "webauthn_origins": [ORIGIN],
+        }
+        values.update(overrides)
+        return MfaService(
+            settings=test_settings(**values),
+            database=Database(session_factory),
+            users=Users(),
+            sessions=ManagerSessions(manager),
+            events=dispatcher,
+            limiter=limiter or RateLimiter("memory://"),
+        )
+
+    return factory
+
+
+@pytest.fixture
+def mfa(make_service: MakeService) -> MfaService:
+    """The service with TOTP (one key) and passkeys for https://example.com."""
+    return make_service()
+
+
+@pytest.fixture
+def authenticator() -> SoftwareAuthenticator:
+    """A platform authenticator that verifies the user and counts signatures."""
+    return SoftwareAuthenticator(origin=ORIGIN)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server for the shared-limit test; required when CI=true."""
+    url = os.environ.get(REDIS_ENV)
+    if url:
+        return url
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {REDIS_ENV} is not set: the Redis tests must run in CI.")
+    pytest.skip(f"Redis not configured: set {REDIS_ENV}")
