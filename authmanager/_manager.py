@@ -19,12 +19,13 @@ from authmanager._core.issuer import Issuer
 from authmanager._core.keys import KeyRing
 from authmanager._core.models import metadata
 from authmanager._core.passwords import PasswordHasher
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.ratelimit import LoginLimiter, RateLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager._core.sqlite import configure_sqlite
 from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenCodec, TokenPayload
 from authmanager._core.types import ClientInfo
+from authmanager._facade.mfa import MfaMethods
 from authmanager._facade.passwords import PasswordMethods
 from authmanager._facade.sessions import SessionMethods
 from authmanager._facade.tokens import TokenMethods
@@ -38,11 +39,13 @@ from authmanager._services.stepup import StepUpService
 from authmanager._services.verifier import Verifier
 from authmanager._web.dependencies import Dependencies, PayloadDependency
 from authmanager._web.router import add_jwks_route, new_router
+from authmanager._web.routes.mfa import add_mfa_routes
 from authmanager._web.routes.sessions import add_session_routes
 from authmanager._web.routes.tokens import add_token_routes
 from authmanager._web.websocket import build_websocket_user
 from authmanager.hooks import Hook
 from authmanager.loaders import UserLoader
+from authmanager.mfa import MfaService
 
 __all__ = ["AuthManager"]
 
@@ -51,7 +54,11 @@ _NO_CLIENT = ClientInfo()
 
 
 class AuthManager(
-    PasswordMethods[UserT], TokenMethods[UserT], SessionMethods[UserT], Generic[UserT]
+    PasswordMethods[UserT],
+    TokenMethods[UserT],
+    SessionMethods[UserT],
+    MfaMethods[UserT],
+    Generic[UserT],
 ):
     """Stateful JWT authentication for one FastAPI application (or audience).
 
@@ -70,6 +77,7 @@ class AuthManager(
     Raises:
         TypeError: The user loader lacks `get_user` or `get_user_by_login` coroutines.
         ValueError: The keys in the settings cannot be loaded.
+        ImportError: TOTP keys or a WebAuthn RP id are set without the `mfa` extra.
 
     Example:
         ```python
@@ -163,6 +171,17 @@ class AuthManager(
             database=database,
             events=self._events,
         )
+        # Second factors: the tables are always there; TOTP and passkeys as configured.
+        self._mfa_limiter = RateLimiter(settings.rate_limit_storage_url)
+        self._mfa = MfaService(
+            settings=settings,
+            database=database,
+            users=user_loader,
+            sessions=self._sessions,
+            sign_outs=store,
+            events=self._events,
+            limiter=self._mfa_limiter,
+        )
         # HTTP.
         deps: Dependencies[UserT] = Dependencies(
             settings=settings,
@@ -185,6 +204,8 @@ class AuthManager(
             deps.token_validator
         )
         self.require_scopes: Callable[..., PayloadDependency] = deps.require_scopes
+        self.require_mfa: PayloadDependency = deps.require_mfa
+        """403 unless the session signed in with two factors, or a passkey (`mfa` in amr)."""
         self.websocket_user: Callable[..., AsyncIterator[UserT]] = build_websocket_user(
             settings=settings, verifier=self._verifier, binder=binder, transport=deps.transport
         )
@@ -199,10 +220,12 @@ class AuthManager(
             sessions=self._sessions,
             rotation=self._rotation,
             stepup=stepup,
+            mfa=self._mfa,
         )
         add_session_routes(
             self.router, deps=deps, sessions=self._sessions, revocations=self._revocations
         )
+        add_mfa_routes(self.router, settings=settings, deps=deps, binder=binder, mfa=self._mfa)
         if not self._keys.symmetric:
             add_jwks_route(self.router, self._keys.jwks)
 

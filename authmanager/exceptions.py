@@ -78,6 +78,11 @@ class Reason(StrEnum):
     PASSKEY = "passkey"
     SIGN_COUNT = "sign_count"
     CHALLENGE = "challenge"
+    MFA_REQUIRED = "mfa_required"
+    INSUFFICIENT_AUTHENTICATION = "insufficient_user_authentication"
+    MFA_UNAVAILABLE = "mfa_unavailable"
+    NO_FACTOR = "no_factor"
+    TOO_MANY_FACTORS = "too_many_factors"
 
 
 class AuthError(Exception):

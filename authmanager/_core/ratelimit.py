@@ -47,6 +47,18 @@ def _storage(url: str) -> Storage:
     raise ValueError(f"Unsupported AUTH_RATE_LIMIT_STORAGE_URL scheme in {url.split(':')[0]!r}.")
 
 
+async def _close_storage(storage: Storage) -> None:
+    """Close *storage*'s client and its connection pool, when it has one (Redis)."""
+    # limits offers no close method: its Redis bridge exposes the redis-py client.
+    client = getattr(getattr(storage, "bridge", None), "storage", None)
+    close = getattr(client, "aclose", None)
+    if close is not None:
+        try:
+            await close(close_connection_pool=True)
+        except Exception as exc:  # shutting down: a dead server must not stop it
+            logger.warning("rate-limit storage not closed cleanly: %s", type(exc).__name__)
+
+
 def _key(kind: str, value: str) -> str:
     # Login names are hashed so the storage (Redis) never holds them in clear.
     digest = hashlib.sha256(value.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
@@ -103,6 +115,14 @@ class RateLimiter:
     async def clear(self, space: str, value: str, rule: RateLimitItem) -> None:
         """Forget the counts of *value* under *rule*."""
         await self._call(self._limiter.clear, rule, self._namespace, space, _key(space, value))
+
+    async def aclose(self) -> None:
+        """Close the storage's connections (the Redis pool); the memory storage has none.
+
+        Call it at shutdown, on the event loop that used the limiter: a pool left to the
+        garbage collector would close its sockets on a loop that may be gone.
+        """
+        await _close_storage(self._storage)
 
     async def _retry_after(self, item: RateLimitItem, space: str, ident: str) -> int:
         """Whole seconds until the oldest counted event leaves the window (at least 1)."""

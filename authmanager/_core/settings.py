@@ -62,6 +62,8 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
         validate_by_name=True,
         validate_by_alias=True,
         env_ignore_empty=False,
+        # A validation error must never print the input: it holds the secrets.
+        hide_input_in_errors=True,
     )
 
     # --- keys and tokens -------------------------------------------------------------

@@ -7,12 +7,13 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._core.events import HookDispatcher
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.ratelimit import LoginLimiter, RateLimiter
 from authmanager._core.statecache import StateCache
 from authmanager._core.store import TokenStore
 from authmanager._core.types import SessionInfo
 from authmanager._services.revocation import RevocationService
 from authmanager._services.sessions import SessionService
+from authmanager.mfa import MfaService
 
 __all__ = ["SessionMethods"]
 
@@ -29,6 +30,8 @@ class SessionMethods(Generic[UserT]):
     _events: HookDispatcher
     _limiter: LoginLimiter
     _state_cache: StateCache | None
+    _mfa: MfaService
+    _mfa_limiter: RateLimiter
 
     async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
         """Make *token* stop working at once; return whether it was live.
@@ -84,10 +87,13 @@ class SessionMethods(Generic[UserT]):
     async def purge_expired(self, *, session: AsyncSession | None = None) -> int:
         """Delete the rows of tokens past expiry (and of sessions left empty); return the count.
 
+        Expired `mfa_token`s and WebAuthn challenges go too, and are counted.
+
         Raises:
             TokenStoreUnavailableError: nothing was deleted.
         """
-        return await self._revocations.purge_expired(session)
+        count = await self._revocations.purge_expired(session)
+        return count + await self._mfa.purge_expired(session=session)
 
     async def invalidate_state_cache(self) -> None:
         """Make every process, on every host, drop its cached token states (else no-op).
@@ -109,6 +115,7 @@ class SessionMethods(Generic[UserT]):
             Nothing.
         """
         await self._events.drain()
+        await self._mfa_limiter.aclose()
         if self._state_cache is not None:
             await self._state_cache.aclose()
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from authmanager._core.rows import SessionRow, TokenState
 from authmanager._core.tokens import TokenPayload
+from authmanager._core.users import user_is_active
 from authmanager.exceptions import ExpiredTokenError, InvalidTokenError, Reason, RevokedTokenError
 
 __all__ = [
@@ -27,11 +28,6 @@ UserT = TypeVar("UserT")
 def user_id_of(user: object) -> str:
     """Return the user's id as the string tokens carry in `sub`."""
     return str(user.id)  # type: ignore[attr-defined]
-
-
-def user_is_active(user: object) -> bool:
-    """Return False only for a user whose `is_active` is explicitly false."""
-    return getattr(user, "is_active", True) is not False
 
 
 def require_live_user(user: UserT | None) -> UserT:

@@ -12,7 +12,9 @@ from authmanager.mfa.types import (
     FactorInfo,
     FactorKind,
     MfaChallenge,
+    MfaRequiredError,
     SessionStarter,
+    SignOutMarks,
     TotpEnrollment,
     UserSource,
 )
@@ -22,8 +24,10 @@ __all__ = [
     "FactorInfo",
     "FactorKind",
     "MfaChallenge",
+    "MfaRequiredError",
     "MfaService",
     "SessionStarter",
+    "SignOutMarks",
     "TotpEnrollment",
     "UserSource",
 ]

@@ -50,6 +50,7 @@ class MfaTokenRow:
 
     user_id: str
     amr: list[str]
+    created_at: datetime
     expires_at: datetime
     attempts: int
     used_at: datetime | None
@@ -89,6 +90,7 @@ class MfaTokenStore:
         query = select(
             mfa_tokens.c.user_id,
             mfa_tokens.c.amr,
+            mfa_tokens.c.created_at,
             mfa_tokens.c.expires_at,
             mfa_tokens.c.attempts,
             mfa_tokens.c.used_at,
@@ -97,7 +99,12 @@ class MfaTokenStore:
         if row is None:
             return None
         return MfaTokenRow(
-            row.user_id, list(row.amr), as_utc(row.expires_at), row.attempts, opt(row.used_at)
+            row.user_id,
+            list(row.amr),
+            as_utc(row.created_at),
+            as_utc(row.expires_at),
+            row.attempts,
+            opt(row.used_at),
         )
 
     async def reserve_attempt(self, db: AsyncSession, token_hash: str, *, now: datetime) -> bool:

@@ -16,7 +16,7 @@ from authmanager._core.clock import utcnow
 from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
 from authmanager._core.ratelimit import RateLimiter
-from authmanager.exceptions import InvalidCredentialsError, Reason
+from authmanager.exceptions import AuthError, InvalidCredentialsError, Reason
 from authmanager.hooks import EventName
 from authmanager.mfa.factors import FactorRow, FactorStore
 from authmanager.mfa.recovery import RecoveryCodes
@@ -53,7 +53,10 @@ def clean_label(label: str | None) -> str | None:
 
 def _check_room(rows: list[FactorRow]) -> None:
     if len(rows) >= MAX_FACTORS:
-        raise ValueError(f"A user has at most {MAX_FACTORS} factors; remove one first.")
+        raise AuthError(
+            f"A user has at most {MAX_FACTORS} factors; remove one first.",
+            reason=Reason.TOO_MANY_FACTORS,
+        )
 
 
 class Enrollment:
@@ -227,7 +230,7 @@ class Enrollment:
             rows = await self._factors.lock_user(db, user_id)
             if not any(r.confirmed_at is not None for r in rows):
                 raise InvalidCredentialsError(
-                    "Recovery codes need a second factor first.", reason=Reason.UNKNOWN_FACTOR
+                    "Recovery codes need a second factor first.", reason=Reason.NO_FACTOR
                 )
             codes = await self._codes.replace(db, user_id, utcnow())
         self._events.emit(

@@ -63,7 +63,7 @@ class FactorRow:
     @classmethod
     def of(cls, row: Any) -> FactorRow:
         """Build from a result row of `_COLUMNS`."""
-        values = dict(row._mapping)
+        values = {column.name: getattr(row, column.name) for column in _COLUMNS}
         for name in ("created_at", "confirmed_at", "last_used_at"):
             values[name] = opt(values[name])
         return cls(**values)
@@ -84,9 +84,14 @@ def _confirmed(user_id: str) -> Any:
 class FactorStore:
     """Reads and conditional writes of the factors table."""
 
-    async def has_active(self, db: AsyncSession | AsyncConnection, user_id: str) -> bool:
-        """Return whether the user has at least one confirmed factor (one indexed probe)."""
-        found = await db.execute(select(factors.c.id).where(_confirmed(user_id)).limit(1))
+    async def has_active(
+        self, db: AsyncSession | AsyncConnection, user_id: str, kind: FactorKind | None = None
+    ) -> bool:
+        """Return whether the user has a confirmed factor (of *kind*): one indexed probe."""
+        query = select(factors.c.id).where(_confirmed(user_id))
+        if kind is not None:
+            query = query.where(factors.c.kind == kind)
+        found = await db.execute(query.limit(1))
         return found.first() is not None
 
     async def confirmed(

@@ -143,11 +143,11 @@ class PasskeyFactors:
         """Options for the second step of *token_hash*'s sign-in: the user's passkeys.
 
         Raises:
-            InvalidCredentialsError: `unknown_factor`: the user has no passkey.
+            InvalidCredentialsError: `no_factor`: the user has no passkey.
         """
         passkeys = await self._factors.confirmed(db, user_id, "passkey")
         if not passkeys:
-            raise _refused("This account has no passkey.", Reason.UNKNOWN_FACTOR)
+            raise _refused("This account has no passkey.", Reason.NO_FACTOR)
         challenge = await self._challenges.issue(
             db, "mfa", now=now, ttl=self._ttl, user_id=user_id, mfa_token_hash=token_hash
         )

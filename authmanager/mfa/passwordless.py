@@ -10,18 +10,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from limits import RateLimitItem
+
 from authmanager._core.clock import utcnow
 from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
+from authmanager._core.ratelimit import RateLimiter
 from authmanager._core.tokens import TokenPair
 from authmanager._core.types import ClientInfo
+from authmanager._core.users import user_is_active
 from authmanager.exceptions import AuthError, InvalidCredentialsError, Reason
 from authmanager.hooks import EventName
 from authmanager.mfa.passkey_factors import PasskeyFactors
 from authmanager.mfa.signin import client_fields
-from authmanager.mfa.types import Credential, SessionStarter, UserSource, user_is_live
+from authmanager.mfa.types import Credential, SessionStarter, UserSource
 
-__all__ = ["PasskeySignIn"]
+__all__ = ["OPTIONS_SPACE", "PasskeySignIn"]
+
+#: Rate-limit key space of passwordless sign-ins begun, per client address.
+OPTIONS_SPACE = "passkey-options-ip"
 
 
 class PasskeySignIn:
@@ -34,6 +41,8 @@ class PasskeySignIn:
         users: The application's user loader (`get_user`).
         sessions: Starts the login session.
         passkeys: The stored passkeys and the RP's ceremonies.
+        limiter: Counts the sign-ins begun per client address.
+        rule: That limit (`webauthn_login_rate_limit`), or None for none.
     """
 
     def __init__(
@@ -44,15 +53,26 @@ class PasskeySignIn:
         users: UserSource,
         sessions: SessionStarter,
         passkeys: PasskeyFactors,
+        limiter: RateLimiter,
+        rule: RateLimitItem | None,
     ) -> None:
         self._db = database
         self._events = events
         self._users = users
         self._sessions = sessions
         self._passkeys = passkeys
+        self._limiter = limiter
+        self._rule = rule
 
-    async def options(self) -> dict[str, Any]:
-        """Return WebAuthn request options for any discoverable credential of this site."""
+    async def options(self, *, client: ClientInfo | None = None) -> dict[str, Any]:
+        """Return WebAuthn request options for any discoverable credential of this site.
+
+        Anyone may ask, and each answer stores a challenge: the calls are counted per
+        client address (`webauthn_login_rate_limit`).
+        """
+        address = (client or ClientInfo()).ip_address
+        if self._rule is not None and address:
+            await self._limiter.hit(OPTIONS_SPACE, address, self._rule)
         async with self._db.transaction() as db:
             return await self._passkeys.login_options(db, now=utcnow())
 
@@ -78,7 +98,7 @@ class PasskeySignIn:
                     db, assertion, factor, user_verification=True, now=now
                 )
                 user = await self._users.get_user(db, factor.user_id)
-                if user is None or not user_is_live(user):
+                if user is None or not user_is_active(user):
                     reason = Reason.USER_NOT_FOUND if user is None else Reason.USER_INACTIVE
                     raise InvalidCredentialsError("This account cannot sign in.", reason=reason)
                 pair = await self._sessions.start(

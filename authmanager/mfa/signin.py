@@ -2,12 +2,15 @@
 
 The sequence of `verify`, and why:
 
-1. Read the token's row: unknown, used, expired or worn-out tokens are refused.
+1. Read the token's row: unknown, used, expired or worn-out tokens are refused, and so
+   is a token older than the user's last sign-out everywhere (logout-all, a password
+   change, deactivation): ending every session also ends the sign-ins half done.
 2. Check the user's failure limit (`mfa_rate_limit`, over all their tokens).
 3. Commit one attempt on the token (and, for a passkey, spend its challenge) before
    checking the answer, so concurrent guesses cannot pass the five-attempt limit.
-4. In one transaction: spend the token, accept the factor (each a conditional UPDATE),
-   start the session. A wrong answer rolls all three back; the attempt stays counted.
+4. In one transaction: spend the token, check the sign-out mark again (it may have
+   moved since step 1), accept the factor (each a conditional UPDATE), start the
+   session. A wrong answer rolls it all back; the attempt stays counted.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from authmanager._core.events import HookDispatcher
 from authmanager._core.ratelimit import RateLimiter
 from authmanager._core.tokens import TokenPair
 from authmanager._core.types import ClientInfo
+from authmanager._core.users import user_is_active
 from authmanager.exceptions import (
     AuthError,
     ExpiredTokenError,
@@ -46,8 +50,8 @@ from authmanager.mfa.types import (
     Credential,
     MfaChallenge,
     SessionStarter,
+    SignOutMarks,
     UserSource,
-    user_is_live,
 )
 
 if TYPE_CHECKING:
@@ -87,6 +91,19 @@ def _usable(row: MfaTokenRow | None, now: datetime) -> MfaTokenRow:
     return row
 
 
+def _not_signed_out(row: MfaTokenRow, signed_out: datetime | None) -> None:
+    """Refuse a token issued at or before the user's sign-out everywhere (*signed_out*).
+
+    Ending every session (logout-all, a password change, deactivation) ends the
+    sign-ins half done as well, by the rule that ends the sessions of that time.
+    """
+    if signed_out is not None and row.created_at <= signed_out:
+        raise InvalidTokenError(
+            "The sign-in was cancelled by a sign-out everywhere; log in again.",
+            reason=Reason.REVOKED,
+        )
+
+
 def _wrong_code() -> InvalidCredentialsError:
     return InvalidCredentialsError("The code is not valid.", reason=Reason.WRONG_CODE)
 
@@ -117,6 +134,7 @@ class SignIn:
         rule: The limit (`mfa_rate_limit`), or None for none.
         users: The application's user loader (`get_user`).
         sessions: Starts the login session once the second factor passed.
+        sign_outs: The users' sign-out-everywhere marks, which end pending tokens.
         token_ttl: Lifetime of an `mfa_token`.
         totp: TOTP factors, or None without encryption keys.
         passkeys: Passkeys, or None without an RP id.
@@ -131,6 +149,7 @@ class SignIn:
         rule: RateLimitItem | None,
         users: UserSource,
         sessions: SessionStarter,
+        sign_outs: SignOutMarks,
         token_ttl: timedelta,
         totp: TotpFactors | None,
         passkeys: PasskeyFactors | None,
@@ -141,6 +160,7 @@ class SignIn:
         self._rule = rule
         self._users = users
         self._sessions = sessions
+        self._sign_outs = sign_outs
         self._ttl = token_ttl
         self._totp = totp
         self._passkeys = passkeys
@@ -152,6 +172,19 @@ class SignIn:
         """Return whether the user has a confirmed factor (one indexed probe, no transaction)."""
         async with self._db.connection(session) as db:
             return await self._factors.has_active(db, str(user_id))
+
+    async def second_step(
+        self,
+        user: Any,
+        *,
+        first_amr: Sequence[str] = ("pwd",),
+        client: ClientInfo | None = None,
+        session: AsyncSession | None = None,
+    ) -> MfaChallenge | None:
+        """The `/login` gate: None for a user without a factor, else a new challenge."""
+        if not await self.has_active_factor(str(user.id), session=session):
+            return None
+        return await self.challenge(user, first_amr=first_amr, client=client, session=session)
 
     async def factor_kinds(self, user_id: str, *, session: AsyncSession | None = None) -> list[str]:
         """Return what the user can answer with: `totp`, `passkey`, `recovery_code`."""
@@ -188,7 +221,7 @@ class SignIn:
         token_hash = _token_hash(mfa_token)
         now = utcnow()
         async with self._db.transaction() as db:
-            row = _usable(await self._tokens.state(db, token_hash), now)
+            row = await self._live(db, token_hash, now)
             return await self._passkeys.mfa_options(db, row.user_id, token_hash, now=now)
 
     async def verify(
@@ -209,7 +242,9 @@ class SignIn:
             assertion = None
             if passkey is not None:
                 if self._passkeys is None:
-                    raise RuntimeError("Passkeys are off: set AUTH_WEBAUTHN_RP_ID.")
+                    raise InvalidCredentialsError(
+                        "Passkeys are not enabled here.", reason=Reason.MFA_UNAVAILABLE
+                    )
                 assertion = self._passkeys.parse(passkey)
             now = utcnow()
             row = await self._attempt(token_hash, assertion, now)
@@ -241,7 +276,7 @@ class SignIn:
     ) -> MfaTokenRow:
         """Steps 1 to 3: refuse a dead token, check the limit, count the attempt."""
         async with self._db.reading() as db:
-            row = _usable(await self._tokens.state(db, token_hash), now)
+            row = await self._live(db, token_hash, now)
         if self._rule is not None:
             await self._limiter.check(MFA_SPACE, row.user_id, self._rule)
         live_challenge = True
@@ -277,8 +312,9 @@ class SignIn:
                 raise InvalidTokenError(
                     "The mfa_token is unknown or used.", reason=Reason.UNKNOWN_TOKEN
                 )
+            _not_signed_out(row, await self._sign_outs.revoked_before(db, row.user_id))
             user = await self._users.get_user(db, row.user_id)
-            if user is None or not user_is_live(user):
+            if user is None or not user_is_active(user):
                 reason = Reason.USER_NOT_FOUND if user is None else Reason.USER_INACTIVE
                 raise InvalidCredentialsError("This account cannot sign in.", reason=reason)
             if code is not None:
@@ -302,6 +338,12 @@ class SignIn:
                 user, client=client, amr=_amr(row.amr, method), fresh=True, session=db
             )
         return pair, remaining
+
+    async def _live(self, db: AsyncSession, token_hash: str, now: datetime) -> MfaTokenRow:
+        """Read the token's row; return it when it can take an attempt (see `_usable`)."""
+        row = _usable(await self._tokens.state(db, token_hash), now)
+        _not_signed_out(row, await self._sign_outs.revoked_before(db, row.user_id))
+        return row
 
     async def _kinds(self, db: AsyncSession, user_id: str) -> list[str]:
         present = {row.kind for row in await self._factors.confirmed(db, user_id)}

@@ -11,17 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authmanager._core.tokens import TokenPair
 from authmanager._core.types import ClientInfo
+from authmanager.exceptions import AuthError, Reason
 
 __all__ = [
     "Credential",
     "FactorInfo",
     "FactorKind",
     "MfaChallenge",
+    "MfaRequiredError",
     "SessionStarter",
+    "SignOutMarks",
     "TotpEnrollment",
     "UserSource",
     "account_name",
-    "user_is_live",
 ]
 
 FactorKind = Literal["totp", "passkey"]
@@ -90,6 +92,31 @@ class MfaChallenge(NamedTuple):
         return f"MfaChallenge(factors={self.factors!r})"
 
 
+class MfaRequiredError(AuthError):
+    """A correct password, for a user who must now pass a second factor.
+
+    The HTTP layer answers it with 403 `{"error": "mfa_required", "mfa_token": ...,
+    "factors": [...]}` (RFC 6749 §5.2's error shape, so an OAuth client sees an error,
+    never a token). Raise it from a login route of your own, with
+    `install_exception_handlers(app)`, to answer the same way. The token is an
+    attribute, never part of the message or the repr.
+
+    Attributes:
+        challenge: The `mfa_token` and the factors the user can answer with.
+    """
+
+    default_reason = Reason.MFA_REQUIRED
+    default_message = "A second factor is required; answer with the mfa_token."
+
+    def __init__(self, challenge: MfaChallenge) -> None:
+        super().__init__()
+        self.challenge = challenge
+
+    def fields(self) -> dict[str, Any]:
+        """The members the 403 body adds to the error: `mfa_token` and `factors`."""
+        return {"mfa_token": self.challenge.mfa_token, "factors": list(self.challenge.factors)}
+
+
 class SessionStarter(Protocol):
     """Starts a login session for a user who signed in without (only) a password.
 
@@ -118,9 +145,13 @@ class UserSource(Protocol):
         ...  # pragma: no cover - protocol
 
 
-def user_is_live(user: object) -> bool:
-    """Return False only for a user whose `is_active` is explicitly false."""
-    return getattr(user, "is_active", True) is not False
+class SignOutMarks(Protocol):
+    """The users' sign-out-everywhere marks (the token store's revoke-all watermark)."""
+
+    async def revoked_before(self, db: AsyncSession, user_id: str) -> datetime | None:
+        """Return when every session of the user last ended (logout-all, password
+        change, deactivation), or None; anything begun at or before it is dead."""
+        ...  # pragma: no cover - protocol
 
 
 def account_name(user: object) -> str:

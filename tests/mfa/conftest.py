@@ -1,51 +1,32 @@
 """Fixtures of the second-factor tests: `MfaService` on the test database, real collaborators.
 
-The session starter and the user loader are the real ones: `ManagerSessions` starts
-sessions through `AuthManager.create_token_pair` (the `amr` goes in as a claim of the
-session), and the loader is the test application's `SQLAlchemyUserLoader`.
+The session starter, the sign-out marks and the user loader are the real ones: the
+manager's `SessionService` (its `start` puts `amr` on every token of the session), a
+`TokenStore` on the test database (the revoke-all watermark the manager writes), and
+the test application's `SQLAlchemyUserLoader`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import authmanager.mfa  # noqa: F401 - registers the tables before `engine` creates them
-from authmanager import AuthManager, ClientInfo, TokenPair
+from authmanager import AuthManager
 from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
 from authmanager._core.ratelimit import RateLimiter
+from authmanager._core.store import TokenStore
 from authmanager.mfa import MfaService
 from authmanager.testing import CapturingHook, test_settings
 from tests.app import User, Users
 from tests.conftest import REDIS_ENV
 from tests.mfa.authenticator import SoftwareAuthenticator
 from tests.mfa.support import KEY_OLD, ORIGIN, RP_ID
-
-
-class ManagerSessions:
-    """A `SessionStarter` over the real manager: tokens carry `amr` as a session claim."""
-
-    def __init__(self, manager: AuthManager[Any]) -> None:
-        self._manager = manager
-
-    async def start(
-        self,
-        user: Any,
-        *,
-        client: ClientInfo,
-        amr: Sequence[str],
-        fresh: bool = True,
-        session: AsyncSession | None = None,
-    ) -> TokenPair:
-        data = {"sub": str(user.id), "amr": list(amr)}
-        return await self._manager.create_token_pair(
-            data, client=client, fresh=fresh, session=session
-        )
 
 
 @pytest.fixture
@@ -73,11 +54,13 @@ def make_service(
             "webauthn_origins": [ORIGIN],
         }
         values.update(overrides)
+        database = Database(session_factory)
         return MfaService(
             settings=test_settings(**values),
-            database=Database(session_factory),
+            database=database,
             users=Users(),
-            sessions=ManagerSessions(manager),
+            sessions=manager._sessions,
+            sign_outs=TokenStore(database),
             events=dispatcher,
             limiter=limiter or RateLimiter("memory://"),
         )

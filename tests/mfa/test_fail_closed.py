@@ -10,14 +10,10 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from authmanager import AuthManager, TokenStoreUnavailableError
-from authmanager._core.database import Database
-from authmanager._core.events import HookDispatcher
-from authmanager._core.ratelimit import RateLimiter
 from authmanager.mfa import MfaService
 from authmanager.testing import test_settings
 from tests.app import User, Users
 from tests.mfa.authenticator import SoftwareAuthenticator, b64url
-from tests.mfa.conftest import ManagerSessions
 from tests.mfa.support import KEY_OLD, ORIGIN, RP_ID
 
 UNREACHABLE = {
@@ -47,7 +43,7 @@ class Someone:
 
 @pytest.fixture(params=list(UNREACHABLE))
 async def broken(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MfaService]:
-    """A service whose database cannot answer."""
+    """The manager's service, whose database cannot answer."""
     engine = create_async_engine(UNREACHABLE[request.param].format(tmp=tmp_path))
     factory = async_sessionmaker(engine, expire_on_commit=False)
     settings = test_settings(
@@ -59,19 +55,15 @@ async def broken(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     manager: AuthManager[User] = AuthManager(
         settings=settings, session_factory=factory, user_loader=Users()
     )
-    yield MfaService(
-        settings=settings,
-        database=Database(factory),
-        users=Users(),
-        sessions=ManagerSessions(manager),
-        events=HookDispatcher([], timeout=1.0),
-        limiter=RateLimiter("memory://"),
-    )
+    yield manager._mfa
+    await manager.aclose()
     await engine.dispose()
 
 
 CALLS: dict[str, Callable[[MfaService], Awaitable[Any]]] = {
     "has_active_factor": lambda m: m.has_active_factor("7"),
+    "has_passkey": lambda m: m.has_passkey("7"),
+    "second_step": lambda m: m.second_step(Someone()),
     "factor_kinds": lambda m: m.factor_kinds("7"),
     "challenge": lambda m: m.challenge(Someone()),
     "verify": lambda m: m.verify("some-mfa-token", code="123456"),

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authmanager._core.events import HookDispatcher
-from authmanager.exceptions import InvalidCredentialsError, Reason
+from authmanager.exceptions import AuthError, InvalidCredentialsError, Reason
 from authmanager.mfa import FactorInfo, MfaService
 from authmanager.mfa.enrollment import MAX_FACTORS
 from authmanager.mfa.tables import factors, recovery_codes
@@ -117,18 +117,19 @@ async def test_removing_a_pending_enrollment_is_silent(
 
 
 async def test_recovery_codes_need_a_factor(mfa: MfaService, user: User) -> None:
-    """Without any factor there is nothing to recover: refused as `unknown_factor`."""
+    """Without any factor there is nothing to recover: refused as `no_factor`."""
     with pytest.raises(InvalidCredentialsError) as caught:
         await mfa.new_recovery_codes(user)
-    assert caught.value.reason == Reason.UNKNOWN_FACTOR
+    assert caught.value.reason == Reason.NO_FACTOR
 
 
 async def test_a_user_holds_at_most_twenty_factors(mfa: MfaService, user: User) -> None:
-    """The twenty-first factor is refused with a ValueError naming the limit."""
+    """The twenty-first factor is refused (`too_many_factors`), naming the limit."""
     for _ in range(MAX_FACTORS):
         await add_passkey(mfa, user)
-    with pytest.raises(ValueError, match="at most 20"):
+    with pytest.raises(AuthError, match="at most 20") as options:
         await mfa.passkey_registration_options(user)
-    with pytest.raises(ValueError, match="at most 20"):
+    with pytest.raises(AuthError, match="at most 20") as totp:
         await mfa.begin_totp(user)
+    assert options.value.reason == totp.value.reason == Reason.TOO_MANY_FACTORS
     assert len(await mfa.list_factors(str(user.id))) == MAX_FACTORS

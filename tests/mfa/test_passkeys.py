@@ -446,13 +446,13 @@ async def test_new_passkey_options_replace_the_tokens_earlier_challenge(
 
 
 async def test_passkey_options_need_a_live_token_and_a_passkey(mfa: MfaService, user: User) -> None:
-    """Unknown tokens are refused; a user with only TOTP gets `unknown_factor`."""
+    """Unknown tokens are refused; a user without a passkey gets `no_factor`."""
     with pytest.raises(InvalidTokenError):
         await mfa.passkey_options("never-issued")
     mfa_token, _ = await mfa.challenge(user)
     with pytest.raises(InvalidCredentialsError) as caught:
         await mfa.passkey_options(mfa_token)
-    assert caught.value.reason == Reason.UNKNOWN_FACTOR
+    assert caught.value.reason == Reason.NO_FACTOR
 
 
 async def test_passkeys_are_off_without_an_rp_id(make_service: MakeService, user: User) -> None:

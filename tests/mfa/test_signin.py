@@ -45,12 +45,6 @@ def enroll(mfa: MfaService) -> Enroll:
     return factory
 
 
-async def close_redis(limiter: RateLimiter) -> None:
-    """Close the limiter's Redis connections (RateLimiter has no close() of its own yet);
-    left to the garbage collector they are reported as unclosed after the loop ends."""
-    await limiter._storage.bridge.storage.aclose()  # type: ignore[attr-defined]
-
-
 def other_code(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
@@ -296,7 +290,7 @@ async def test_the_per_user_limit_is_shared_by_workers_on_redis(
     finally:
         await first.reset()
         for limiter in (first, second):
-            await close_redis(limiter)
+            await limiter.aclose()
 
 
 async def test_an_inactive_user_cannot_finish_signing_in(

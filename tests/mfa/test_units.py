@@ -241,7 +241,7 @@ for kind, overrides in [("totp", {"mfa_encryption_keys": [KEY]}),
                         ("passkeys", {"webauthn_rp_id": "example.com"})]:
     try:
         MfaService(settings=test_settings(**overrides), database=None, users=None,
-                   sessions=None, events=HookDispatcher([], timeout=1),
+                   sessions=None, sign_outs=None, events=HookDispatcher([], timeout=1),
                    limiter=RateLimiter("memory://"))
     except ImportError as exc:
         out[kind] = str(exc)

