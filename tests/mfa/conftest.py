@@ -9,23 +9,25 @@ the test application's `SQLAlchemyUserLoader`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import authmanager.mfa  # noqa: F401 - registers the tables before `engine` creates them
-from authmanager import AuthManager
+from authmanager import AuthManager, TokenPayload, install_exception_handlers
 from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
 from authmanager._core.ratelimit import RateLimiter
 from authmanager._core.store import TokenStore
 from authmanager.mfa import MfaService
 from authmanager.testing import CapturingHook, test_settings
-from tests.app import User, Users
-from tests.conftest import REDIS_ENV
+from tests.app import User, Users, make_app
+from tests.conftest import REDIS_ENV, client_for
 from tests.mfa.authenticator import SoftwareAuthenticator
+from tests.mfa.http_support import MFA_SETTINGS, MfaClient
 from tests.mfa.support import KEY_OLD, ORIGIN, RP_ID
 
 
@@ -89,3 +91,32 @@ def redis_url() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but {REDIS_ENV} is not set: the Redis tests must run in CI.")
     pytest.skip(f"Redis not configured: set {REDIS_ENV}")
+
+
+@pytest.fixture
+def mfa_manager(make_manager: Callable[..., AuthManager[User]]) -> AuthManager[User]:
+    """A manager with TOTP (one key) and passkeys for https://example.com."""
+    return make_manager(**MFA_SETTINGS)
+
+
+def mfa_app(manager: AuthManager[User]) -> FastAPI:
+    """The test app of *manager*, with a route only a two-factor session may call.
+
+    Its own routes answer in the library's error shape (`install_exception_handlers`).
+    """
+    app = make_app(manager)
+    install_exception_handlers(app)
+
+    @app.get("/sensitive")
+    async def sensitive(payload: TokenPayload = Depends(manager.require_mfa)) -> dict[str, Any]:
+        return {"sub": payload.sub, "amr": payload.amr}
+
+    return app
+
+
+@pytest.fixture
+async def api(mfa_manager: AuthManager[User]) -> AsyncIterator[MfaClient]:
+    """The HTTP API of `mfa_manager`, over HTTPS, with its cookie jar."""
+    async with client_for(mfa_app(mfa_manager)) as http:
+        yield MfaClient(http)
+    await mfa_manager.aclose()
