@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from authmanager.mfa.enrollment import clean_label
 
@@ -16,7 +16,10 @@ __all__ = [
     "MfaRequiredBody",
     "MfaTokenBody",
     "MfaVerifyBody",
+    "PasskeyAnswer",
+    "RecoveryCodeAnswer",
     "RecoveryCodesBody",
+    "TotpAnswer",
     "TotpEnrollmentBody",
 ]
 
@@ -42,30 +45,33 @@ class MfaRequiredBody(BaseModel):
     )
 
 
-class MfaVerifyBody(BaseModel):
-    """The second step: the `mfa_token` and exactly one answer."""
-
+class _Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mfa_token: str = Field(min_length=1, max_length=128)
-    code: str | None = Field(
-        default=None, min_length=1, max_length=16, description="A TOTP code (6 digits)."
-    )
-    recovery_code: str | None = Field(
-        default=None, min_length=1, max_length=64, description="One of the recovery codes."
-    )
-    passkey: WebAuthnJSON | None = Field(
-        default=None,
-        description="The assertion for `/mfa/passkey-options` (`PublicKeyCredential.toJSON()`).",
-    )
-    device_id: str | None = Field(default=None, max_length=128)
+    device_id: str | None = Field(default=None, max_length=128, pattern=r"^[\x20-\x7e]+$")
 
-    @model_validator(mode="after")
-    def _one_answer(self) -> MfaVerifyBody:
-        given = [v for v in (self.code, self.recovery_code, self.passkey) if v is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of code, recovery_code or passkey")
-        return self
+
+class TotpAnswer(_Answer):
+    """The second step with a TOTP code."""
+
+    code: str = Field(min_length=1, max_length=16, description="A TOTP code (6 digits).")
+
+
+class RecoveryCodeAnswer(_Answer):
+    """The second step with one of the recovery codes."""
+
+    recovery_code: str = Field(min_length=1, max_length=64)
+
+
+class PasskeyAnswer(_Answer):
+    """The second step with a passkey: the assertion for `/mfa/passkey-options`."""
+
+    passkey: WebAuthnJSON = Field(description="`PublicKeyCredential.toJSON()` of the assertion.")
+
+
+#: The body of `/mfa/verify`: the `mfa_token` and exactly one answer (the schema says so).
+MfaVerifyBody = TotpAnswer | RecoveryCodeAnswer | PasskeyAnswer
 
 
 class MfaTokenBody(BaseModel):
@@ -96,11 +102,11 @@ class TotpEnrollmentBody(BaseModel):
 
 
 class LabelBody(BaseModel):
-    """A factor's label: up to 100 characters, no control characters; null clears it."""
+    """A factor's label, up to 100 characters (control characters are dropped); null clears it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    label: str | None = Field(default=None, max_length=200)
+    label: str | None = Field(default=None, max_length=100)
 
     @field_validator("label")
     @classmethod

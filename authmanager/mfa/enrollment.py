@@ -36,19 +36,21 @@ ENROLL_SPACE = "mfa-enroll"
 
 
 def clean_label(label: str | None) -> str | None:
-    """Return *label* stripped (None when empty), refusing long or control characters.
+    """Return *label* without control, format or unassigned characters, stripped.
+
+    Such characters are dropped rather than refused: a label is only shown, and they
+    could reorder its text on screen (bidi controls), hide in it, or not be storable
+    (lone surrogates). None or nothing left means no label.
 
     Raises:
-        ValueError: longer than 100 characters, or with control characters.
+        ValueError: longer than 100 characters.
     """
     if label is None:
         return None
-    label = label.strip()
     if len(label) > MAX_LABEL_CHARS:
         raise ValueError(f"A factor label has at most {MAX_LABEL_CHARS} characters.")
-    if any(unicodedata.category(c).startswith("C") for c in label):
-        raise ValueError("A factor label may not contain control characters.")
-    return label or None
+    kept = "".join(c for c in label if not unicodedata.category(c).startswith("C"))
+    return kept.strip() or None
 
 
 def _check_room(rows: list[FactorRow]) -> None:

@@ -42,7 +42,7 @@ __all__ = ["add_mfa_routes"]
 FactorId = Annotated[str, Field(min_length=1, max_length=64)]
 #: A dependency that refuses the request when a kind of factor is off.
 Guard = Callable[[], Awaitable[None]]
-Label = Annotated[str | None, Query(max_length=200), AfterValidator(clean_label)]
+Label = Annotated[str | None, Query(max_length=100), AfterValidator(clean_label)]
 
 
 def _factor(info: FactorInfo) -> FactorBody:
@@ -109,16 +109,13 @@ def _add_signin_routes(
         responses=errors(401, 403, 404, 422, 429, 503),
         summary="Answer the mfa_token of /login with a TOTP code, a recovery code or a passkey",
     )
-    async def mfa_verify(request: Request, response: Response, body: MfaVerifyBody) -> TokenBody:
+    async def mfa_verify(
+        request: Request, response: Response, body: Annotated[MfaVerifyBody, Body()]
+    ) -> TokenBody:
         transport.check_origin(request)
         client = await binder.login_client(request, transport.client(request), body.device_id)
-        pair = await mfa.verify(
-            body.mfa_token,
-            code=body.code,
-            recovery_code=body.recovery_code,
-            passkey=body.passkey,
-            client=client,
-        )
+        answer = body.model_dump(include={"code", "recovery_code", "passkey"})
+        pair = await mfa.verify(body.mfa_token, client=client, **answer)
         return token_response(settings, transport, pair, response)
 
     @router.post(
