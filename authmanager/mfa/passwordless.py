@@ -22,7 +22,7 @@ from authmanager._core.users import user_is_active
 from authmanager.exceptions import AuthError, InvalidCredentialsError, Reason
 from authmanager.hooks import EventName
 from authmanager.mfa.passkey_factors import PasskeyFactors
-from authmanager.mfa.signin import client_fields
+from authmanager.mfa.rules import client_fields
 from authmanager.mfa.types import Credential, SessionStarter, UserSource
 
 __all__ = ["OPTIONS_SPACE", "PasskeySignIn"]

@@ -29,23 +29,21 @@ from authmanager._core.ratelimit import RateLimiter
 from authmanager._core.tokens import TokenPair
 from authmanager._core.types import ClientInfo
 from authmanager._core.users import user_is_active
-from authmanager.exceptions import (
-    AuthError,
-    ExpiredTokenError,
-    InvalidCredentialsError,
-    InvalidTokenError,
-    Reason,
-)
+from authmanager.exceptions import AuthError, InvalidCredentialsError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
-from authmanager.mfa.challenges import (
-    MAX_ATTEMPTS,
-    MAX_TOKEN_CHARS,
-    MfaTokenRow,
-    MfaTokenStore,
-    digest,
-)
+from authmanager.mfa.challenges import MfaTokenRow, MfaTokenStore
 from authmanager.mfa.factors import FactorStore
 from authmanager.mfa.recovery import RecoveryCodes
+from authmanager.mfa.rules import (
+    MFA_SPACE,
+    amr_of,
+    answer_method,
+    client_fields,
+    hash_of,
+    not_signed_out,
+    usable,
+    wrong_code,
+)
 from authmanager.mfa.types import (
     Credential,
     MfaChallenge,
@@ -59,69 +57,9 @@ if TYPE_CHECKING:
     from authmanager.mfa.passkeys import Assertion
     from authmanager.mfa.totp_factors import TotpFactors
 
-__all__ = ["MFA_SPACE", "SignIn", "client_fields"]
+__all__ = ["SignIn"]
 
-#: Rate-limit key space of failed second-factor answers, per user.
-MFA_SPACE = "mfa-user"
 _KIND_ORDER = ("totp", "passkey")
-
-
-def client_fields(client: ClientInfo) -> dict[str, str | None]:
-    """The event fields that describe the caller."""
-    return {"client_ip": client.ip_address, "user_agent": client.user_agent}
-
-
-def _token_hash(mfa_token: str) -> str:
-    if not isinstance(mfa_token, str) or not mfa_token or len(mfa_token) > MAX_TOKEN_CHARS:
-        raise InvalidTokenError("The mfa_token is malformed.", reason=Reason.MALFORMED)
-    return digest(mfa_token)
-
-
-def _usable(row: MfaTokenRow | None, now: datetime) -> MfaTokenRow:
-    """Return *row* when its token can take an attempt; raise why not otherwise."""
-    if row is None or row.used_at is not None:
-        raise InvalidTokenError("The mfa_token is unknown or used.", reason=Reason.UNKNOWN_TOKEN)
-    if row.expires_at <= now:
-        raise ExpiredTokenError("The mfa_token has expired; log in again.")
-    if row.attempts >= MAX_ATTEMPTS:
-        raise InvalidTokenError(
-            "Too many wrong answers for this mfa_token; log in again.",
-            reason=Reason.TOO_MANY_ATTEMPTS,
-        )
-    return row
-
-
-def _not_signed_out(row: MfaTokenRow, signed_out: datetime | None) -> None:
-    """Refuse a token issued at or before the user's sign-out everywhere (*signed_out*).
-
-    Ending every session (logout-all, a password change, deactivation) ends the
-    sign-ins half done as well, by the rule that ends the sessions of that time.
-    """
-    if signed_out is not None and row.created_at <= signed_out:
-        raise InvalidTokenError(
-            "The sign-in was cancelled by a sign-out everywhere; log in again.",
-            reason=Reason.REVOKED,
-        )
-
-
-def _wrong_code() -> InvalidCredentialsError:
-    return InvalidCredentialsError("The code is not valid.", reason=Reason.WRONG_CODE)
-
-
-def _method(code: str | None, recovery_code: str | None, passkey: object | None) -> str:
-    given = [
-        name
-        for name, value in (("totp", code), ("recovery_code", recovery_code), ("passkey", passkey))
-        if value is not None
-    ]
-    if len(given) != 1:
-        raise ValueError("Give exactly one of code, recovery_code or passkey.")
-    return given[0]
-
-
-def _amr(first: Sequence[str], method: str) -> list[str]:
-    """RFC 8176 values: the first step's, the second factor's, and `mfa`."""
-    return list(dict.fromkeys([*first, method, "mfa"]))
 
 
 class SignIn:
@@ -218,7 +156,7 @@ class SignIn:
         """Return WebAuthn request options for the passkeys of *mfa_token*'s user."""
         if self._passkeys is None:
             raise RuntimeError("Passkeys are off: set AUTH_WEBAUTHN_RP_ID.")
-        token_hash = _token_hash(mfa_token)
+        token_hash = hash_of(mfa_token)
         now = utcnow()
         async with self._db.transaction() as db:
             row = await self._live(db, token_hash, now)
@@ -234,11 +172,11 @@ class SignIn:
         client: ClientInfo | None = None,
     ) -> TokenPair:
         """Check the second factor of *mfa_token*'s sign-in and start the session."""
-        method = _method(code, recovery_code, passkey)
+        method = answer_method(code, recovery_code, passkey)
         client = client or ClientInfo()
         user_id: str | None = None
         try:
-            token_hash = _token_hash(mfa_token)
+            token_hash = hash_of(mfa_token)
             assertion = None
             if passkey is not None:
                 if self._passkeys is None:
@@ -282,7 +220,7 @@ class SignIn:
         live_challenge = True
         async with self._db.transaction() as db:
             if not await self._tokens.reserve_attempt(db, token_hash, now=now):
-                _usable(await self._tokens.state(db, token_hash), now)  # raises why
+                usable(await self._tokens.state(db, token_hash), now)  # raises why
                 raise InvalidTokenError(reason=Reason.UNKNOWN_TOKEN)  # pragma: no cover
             if assertion is not None and self._passkeys is not None:
                 live_challenge = await self._passkeys.consume(
@@ -312,19 +250,19 @@ class SignIn:
                 raise InvalidTokenError(
                     "The mfa_token is unknown or used.", reason=Reason.UNKNOWN_TOKEN
                 )
-            _not_signed_out(row, await self._sign_outs.revoked_before(db, row.user_id))
+            not_signed_out(row, await self._sign_outs.revoked_before(db, row.user_id))
             user = await self._users.get_user(db, row.user_id)
             if user is None or not user_is_active(user):
                 reason = Reason.USER_NOT_FOUND if user is None else Reason.USER_INACTIVE
                 raise InvalidCredentialsError("This account cannot sign in.", reason=reason)
             if code is not None:
                 if self._totp is None:
-                    raise _wrong_code()
+                    raise wrong_code()
                 await self._totp.accept(db, row.user_id, code, now=now)
                 method = "otp"
             elif recovery_code is not None:
                 if not await self._codes.consume(db, row.user_id, recovery_code, now):
-                    raise _wrong_code()
+                    raise wrong_code()
                 remaining = await self._codes.remaining(db, row.user_id)
                 method = "otp"  # a single-use shared secret: RFC 8176's closest value
             else:
@@ -335,14 +273,14 @@ class SignIn:
                     db, assertion, factor, user_verification=False, now=now
                 )
             pair = await self._sessions.start(
-                user, client=client, amr=_amr(row.amr, method), fresh=True, session=db
+                user, client=client, amr=amr_of(row.amr, method), fresh=True, session=db
             )
         return pair, remaining
 
     async def _live(self, db: AsyncSession, token_hash: str, now: datetime) -> MfaTokenRow:
         """Read the token's row; return it when it can take an attempt (see `_usable`)."""
-        row = _usable(await self._tokens.state(db, token_hash), now)
-        _not_signed_out(row, await self._sign_outs.revoked_before(db, row.user_id))
+        row = usable(await self._tokens.state(db, token_hash), now)
+        not_signed_out(row, await self._sign_outs.revoked_before(db, row.user_id))
         return row
 
     async def _kinds(self, db: AsyncSession, user_id: str) -> list[str]:

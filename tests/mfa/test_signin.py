@@ -241,13 +241,13 @@ async def test_unknown_or_malformed_tokens_are_refused(
 
 def test_exactly_one_answer_is_required() -> None:
     """No answer, or two, is a caller error (the route validates the body)."""
-    from authmanager.mfa.signin import _method
+    from authmanager.mfa.rules import answer_method
 
     with pytest.raises(ValueError, match="exactly one"):
-        _method(None, None, None)
+        answer_method(None, None, None)
     with pytest.raises(ValueError, match="exactly one"):
-        _method("123456", "abcd", None)
-    assert _method(None, "abcd", None) == "recovery_code"
+        answer_method("123456", "abcd", None)
+    assert answer_method(None, "abcd", None) == "recovery_code"
 
 
 async def test_failures_are_limited_per_user_across_tokens(
