@@ -161,6 +161,7 @@ class AuthManager(
             reporter=reporter,
             events=self._events,
             grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
+            retries=settings.refresh_retry_within_grace,
         )
         stepup = StepUpService(
             logins=self._logins,

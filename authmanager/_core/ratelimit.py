@@ -39,6 +39,7 @@ def _storage(url: str) -> Storage:
                 # An unreachable server must fail the request (503), not hang it.
                 socket_connect_timeout=_REDIS_TIMEOUT,
                 socket_timeout=_REDIS_TIMEOUT,
+                **_reconnecting(),
             )
         except Exception as exc:  # the dependency check raises a bare ConfigurationError
             raise ImportError(
@@ -57,6 +58,24 @@ async def _close_storage(storage: Storage) -> None:
             await close(close_connection_pool=True)
         except Exception as exc:  # shutting down: a dead server must not stop it
             logger.warning("rate-limit storage not closed cleanly: %s", type(exc).__name__)
+
+
+def _reconnecting() -> dict[str, Any]:
+    """redis-py options: a pooled connection broken by a Redis restart is retried once.
+
+    An idle connection is checked before use, and a command that fails on a broken one
+    runs once more on a fresh connection (redis-py retries nothing by default).
+    """
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.retry import Retry
+
+    return {
+        "health_check_interval": 30,
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "retry": Retry(NoBackoff(), 1),
+    }
 
 
 def _key(kind: str, value: str) -> str:

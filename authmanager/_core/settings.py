@@ -150,6 +150,15 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
             "rotation is refused without ending the session (two tabs racing)."
         ),
     )
+    refresh_retry_within_grace: bool = Field(
+        default=True,
+        validation_alias="AUTH_REFRESH_RETRY_WITHIN_GRACE",
+        description=(
+            "A refresh token presented again within the grace window, whose successor is "
+            "still unused, gets that successor again (a retry after a lost answer) "
+            "instead of a 401."
+        ),
+    )
     fresh_token_minutes: int = Field(
         default=15,
         ge=0,

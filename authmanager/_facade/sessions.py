@@ -112,7 +112,7 @@ class SessionMethods(Generic[UserT]):
         Call it at shutdown (the lifespan of `install` does).
 
         Raises:
-            Nothing.
+            Nothing: failures are logged, never raised.
         """
         await self._events.drain()
         await self._mfa_limiter.aclose()

@@ -81,9 +81,10 @@ async def test_refresh_keeps_custom_claims(manager: AuthManager[User], user: Use
 
 
 async def test_rotated_token_within_grace_is_refused_without_ending_the_session(
-    manager: AuthManager[User], user: User, events: CapturingHook
+    make_manager: MakeManager, user: User, events: CapturingHook
 ) -> None:
-    """Two tabs racing: the second use is refused, the newest pair keeps working."""
+    """Retries off: a second use within the grace is refused, the newest pair keeps working."""
+    manager = make_manager(refresh_retry_within_grace=False)
     with frozen(T0) as clock:
         pair = await manager.create_token_pair(claims(user))
         new = await manager.refresh(pair.refresh_token)
@@ -97,6 +98,23 @@ async def test_rotated_token_within_grace_is_refused_without_ending_the_session(
     await manager.drain_events()
     assert events.of("refresh.reuse_detected") == []
     assert len(await manager.list_sessions(str(user.id))) == 1
+
+
+async def test_rotated_token_within_grace_whose_successor_was_used_is_refused(
+    manager: AuthManager[User], user: User, events: CapturingHook
+) -> None:
+    """A second tab presenting the old token after the successor moved on: 401, session kept."""
+    with frozen(T0) as clock:
+        pair = await manager.create_token_pair(claims(user))
+        new = await manager.refresh(pair.refresh_token)
+        newest = await manager.refresh(new.refresh_token)
+        clock.tick(timedelta(seconds=manager.settings.refresh_reuse_grace_seconds))
+        with pytest.raises(RevokedTokenError) as info:
+            await manager.refresh(pair.refresh_token)
+        assert info.value.reason == Reason.ROTATED_RECENTLY
+        await manager.verify_token(newest.access_token)
+    await manager.drain_events()
+    assert events.of("refresh.reuse_detected") == []
 
 
 async def test_reuse_after_grace_revokes_the_whole_session(
@@ -137,12 +155,39 @@ async def test_reuse_after_grace_revokes_the_whole_session(
     assert all(r.revoked_at is not None for r in rows)
 
 
-async def test_twenty_concurrent_refreshes_have_exactly_one_winner(
+async def test_twenty_concurrent_refreshes_rotate_the_token_exactly_once(
     manager: AuthManager[User],
     user: User,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    """Of 20 simultaneous refreshes of one token, exactly one succeeds; the rest are refused."""
+    """Of 20 simultaneous refreshes of one token, one rotates it; the others get its successor.
+
+    The session never forks: one live refresh token, which every caller now holds.
+    """
+    pair = await manager.create_token_pair(claims(user))
+    results = await asyncio.gather(
+        *(manager.refresh(pair.refresh_token) for _ in range(20)), return_exceptions=True
+    )
+    assert all(isinstance(r, TokenPair) for r in results), results
+    refresh_tokens = {r.refresh_token for r in results if isinstance(r, TokenPair)}
+    assert len(refresh_tokens) == 1
+    rows = await token_rows(session_factory, session_id=pair.session_id, type="refresh")
+    assert len(rows) == 2
+    assert [r.revoked_at is None for r in rows].count(True) == 1
+    (winner,) = refresh_tokens
+    for result in results:
+        assert isinstance(result, TokenPair)
+        await manager.verify_token(result.access_token)
+    await manager.refresh(winner)
+
+
+async def test_twenty_concurrent_refreshes_without_retries_have_exactly_one_winner(
+    make_manager: MakeManager,
+    user: User,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """Retries off: of 20 simultaneous refreshes of one token, exactly one succeeds."""
+    manager = make_manager(refresh_retry_within_grace=False)
     pair = await manager.create_token_pair(claims(user))
     results = await asyncio.gather(
         *(manager.refresh(pair.refresh_token) for _ in range(20)), return_exceptions=True
