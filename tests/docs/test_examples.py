@@ -22,6 +22,7 @@ PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
 
 BINDING = "tests/binding/test_doc_examples.py::"
+MFA = "tests/docs/test_mfa_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
@@ -48,6 +49,11 @@ COVERED = {
     "migrations_1.py": "test_alembic_env_creates_token_tables",
     "passwords_1.py": "test_password_change_needs_fresh_login",
     "production_1.py": "test_production_settings_refuse_insecure",
+    "totp_1.py": MFA + "test_totp_example_enrolls_and_guards_a_route",
+    "totp_2.py": MFA + "test_totp_key_rotation_example",
+    "passkeys_1.py": MFA + "test_passkeys_example_registers_and_signs_in",
+    "two_step_1.py": MFA + "test_two_step_client_example",
+    "two_step_2.py": MFA + "test_two_step_authlib_example",
 }
 
 
