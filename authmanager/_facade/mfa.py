@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authmanager._core.tokens import TokenPair
 from authmanager._core.types import ClientInfo
-from authmanager.mfa import Credential, FactorInfo, MfaService, TotpEnrollment
+from authmanager.mfa import Credential, FactorInfo, MfaChallenge, MfaService, TotpEnrollment
 
 __all__ = ["MfaMethods"]
 
@@ -26,6 +26,23 @@ class MfaMethods(Generic[UserT]):
     """
 
     _mfa: MfaService
+
+    async def create_mfa_challenge(
+        self, user: UserT, *, client: ClientInfo | None = None
+    ) -> MfaChallenge | None:
+        """After a correct password: None for a user without a factor, else a new challenge.
+
+        What `/login` does before issuing tokens, for a login route of your own: with a
+        challenge, answer `raise MfaRequiredError(challenge)` (`authmanager.mfa`; with
+        `install_exception_handlers(app)` it becomes the same 403 `mfa_required`) and
+        let the client finish at `/mfa/verify`. The `mfa_token` is single use, lives
+        `mfa_token_expire_minutes`, takes at most 5 answers and dies with the user's
+        next sign-out everywhere. Event `mfa.challenged`.
+
+        Raises:
+            TokenStoreUnavailableError: the database could not be reached.
+        """
+        return await self._mfa.second_step(user, client=client)
 
     async def begin_totp(
         self,

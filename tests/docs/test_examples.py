@@ -54,6 +54,7 @@ COVERED = {
     "passkeys_1.py": MFA + "test_passkeys_example_registers_and_signs_in",
     "two_step_1.py": MFA + "test_two_step_client_example",
     "two_step_2.py": MFA + "test_two_step_authlib_example",
+    "two_step_3.py": MFA + "test_own_login_route_asks_for_the_second_factor",
 }
 
 

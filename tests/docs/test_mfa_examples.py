@@ -200,3 +200,29 @@ async def test_two_step_authlib_example(load: Load, totp_env: None) -> None:
     await mod.auth.aclose()
     assert token["token_type"] == "bearer"
     assert billing.json() == {"signed_in_with": ["pwd", "otp", "mfa"]}
+
+
+async def test_own_login_route_asks_for_the_second_factor(load: Load, totp_env: None) -> None:
+    """/api/login: tokens without a factor; with one, the 403 that /auth/mfa/verify answers."""
+    mod = load("two_step_3")
+    await create_tables(mod)
+    await add_user(mod)
+    credentials = {"email": EMAIL, "password": PASSWORD}
+    async with client_for(mod.app) as client:
+        one_step = await client.post("/api/login", json=credentials)
+        secret = await _enroll(client)
+        challenged = await client.post("/api/login", json=credentials)
+        wrong = await client.post("/api/login", json={**credentials, "password": "nope"})
+        finished = await client.post(
+            "/auth/mfa/verify",
+            json={"mfa_token": challenged.json()["mfa_token"], "code": _next_code(secret)},
+        )
+        payload = await mod.auth.verify_token(finished.json()["access_token"])
+        await mod.auth.aclose()
+    assert one_step.status_code == 200, one_step.text
+    assert challenged.status_code == 403, challenged.text
+    assert challenged.json()["error"] == "mfa_required"
+    assert challenged.json()["factors"] == ["totp", "recovery_code"]
+    assert wrong.status_code == 401
+    assert "mfa_token" not in wrong.json()
+    assert payload.amr == ["pwd", "otp", "mfa"]
