@@ -70,6 +70,10 @@ class Reason(StrEnum):
     EMAIL_NOT_VERIFIED = "email_not_verified"
     TOKEN_USED = "token_used"
     LOGIN_TAKEN = "login_taken"
+    # OAuth 2.0 token endpoint
+    UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
+    # Hardening
+    BODY_TOO_LARGE = "body_too_large"
     # Second factors
     WRONG_CODE = "wrong_code"
     CODE_REPLAYED = "code_replayed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +29,11 @@ class MfaMethods(Generic[UserT]):
     _mfa: MfaService
 
     async def create_mfa_challenge(
-        self, user: UserT, *, client: ClientInfo | None = None
+        self,
+        user: UserT,
+        *,
+        client: ClientInfo | None = None,
+        scopes: Collection[str] | None = None,
     ) -> MfaChallenge | None:
         """After a correct password: None for a user without a factor, else a new challenge.
 
@@ -37,12 +42,14 @@ class MfaMethods(Generic[UserT]):
         `install_exception_handlers(app)` it becomes the same 403 `mfa_required`) and
         let the client finish at `/mfa/verify`. The `mfa_token` is single use, lives
         `mfa_token_expire_minutes`, takes at most 5 answers and dies with the user's
-        next sign-out everywhere. Event `mfa.challenged`.
+        next sign-out everywhere. *scopes* (the OAuth 2.0 `scope` the login asked for)
+        bound the session `/mfa/verify` starts, as `/login` bounds its own. Event
+        `mfa.challenged`.
 
         Raises:
             TokenStoreUnavailableError: the database could not be reached.
         """
-        return await self._mfa.second_step(user, client=client)
+        return await self._mfa.second_step(user, client=client, scopes=scopes)
 
     async def begin_totp(
         self,

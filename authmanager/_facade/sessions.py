@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._core.events import HookDispatcher
-from authmanager._core.ratelimit import LoginLimiter, RateLimiter
+from authmanager._core.loginlimit import LoginLimiter
 from authmanager._core.statecache import StateCache
 from authmanager._core.store import TokenStore
 from authmanager._core.types import SessionInfo
@@ -31,7 +31,6 @@ class SessionMethods(Generic[UserT]):
     _limiter: LoginLimiter
     _state_cache: StateCache | None
     _mfa: MfaService
-    _mfa_limiter: RateLimiter
 
     async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
         """Make *token* stop working at once; return whether it was live.
@@ -107,7 +106,8 @@ class SessionMethods(Generic[UserT]):
         await self._store.invalidate_cache()
 
     async def aclose(self) -> None:
-        """Release what the manager holds open: the state cache's listener, pending events.
+        """Release what the manager holds open: the state cache's listener, pending events,
+        the rate-limit storage's connections.
 
         Call it at shutdown (the lifespan of `install` does).
 
@@ -115,9 +115,9 @@ class SessionMethods(Generic[UserT]):
             Nothing: failures are logged, never raised.
         """
         await self._events.drain()
-        await self._mfa_limiter.aclose()
         if self._state_cache is not None:
             await self._state_cache.aclose()
+        await self._limiter.aclose()
 
     async def create_tables(self, engine: AsyncEngine | None = None) -> None:
         """Create the token tables (if missing) on *engine*, by default the factory's.

@@ -13,7 +13,7 @@ from authmanager._core.clock import utcnow
 from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
 from authmanager._core.issuer import Issuer, Minted, SessionClaims, new_id
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.loginlimit import LoginLimiter
 from authmanager._core.rows import SessionRow, TokenRow
 from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenCodec, TokenPair, TokenPayload, TokenType
@@ -44,7 +44,7 @@ class RotationService:
         issuer: Mints the successor tokens.
         sessions: Decides whether the session and its user may still mint tokens.
         binder: Checks the refresh token's binding against the client.
-        limiter: The refresh rate limit.
+        limiter: The refresh rate limit (per session).
         reporter: Reports refusals as `token.rejected`.
         events: Where `token.refreshed` and `refresh.reuse_detected` go.
         grace: How long after its rotation a reused token only is refused (or retried).
@@ -246,7 +246,7 @@ class RotationService:
             raise
         self._binder.check_refresh(payload, token, client)
         try:
-            await self._limiter.hit_refresh(client.ip_address)
+            await self._limiter.hit_refresh(payload.sid)
         except RateLimitExceededError as exc:
             self._reporter.report(exc, token, client)
             raise

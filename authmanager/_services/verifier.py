@@ -153,14 +153,26 @@ class Verifier(Generic[UserT]):
         return result
 
     async def recheck(self, payload: TokenPayload) -> None:
-        """Read *payload*'s stored state again, bypassing the cache (an open WebSocket).
+        """Read *payload*'s stored state and its user again, bypassing the cache.
+
+        For an open WebSocket: the rules of `verify_with_user`, on one connection.
 
         Raises:
-            RevokedTokenError, ExpiredTokenError: the token or its session ended.
+            RevokedTokenError, ExpiredTokenError: the token or its session ended, or
+                its user is gone or inactive.
             TokenStoreUnavailableError: the store could not be asked.
         """
-        state = await self._database.read(lambda db: self._store.token_state(db, payload.jti))
-        check_token_state(payload, state, utcnow())
+        user = await self._database.read_with_session(
+            lambda conn, db: self._recheck_read(payload, conn, db)
+        )
+        require_live_user(user)
+
+    async def _recheck_read(
+        self, payload: TokenPayload, conn: AsyncSession | AsyncConnection, db: AsyncSession
+    ) -> UserT | None:
+        """The token's stored state, checked, then its user row (never from the cache)."""
+        check_token_state(payload, await self._store.token_state(conn, payload.jti), utcnow())
+        return await self._users.get_user(db, payload.sub)
 
     async def _check_live(
         self,

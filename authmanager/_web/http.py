@@ -24,6 +24,7 @@ from authmanager.mfa.types import MfaRequiredError
 __all__ = [
     "AuthHTTPException",
     "as_http",
+    "describe",
     "error_response",
     "install_exception_handlers",
     "to_http",
@@ -45,6 +46,8 @@ _BY_REASON: dict[Reason, _Answer] = {
     Reason.VALIDATOR: _Answer(403, "access_denied"),
     Reason.DUPLICATE_CREDENTIALS: _Answer(401, "invalid_request"),
     Reason.MISSING: _Answer(401, "invalid_request"),
+    Reason.UNSUPPORTED_GRANT_TYPE: _Answer(400, "unsupported_grant_type"),
+    Reason.BODY_TOO_LARGE: _Answer(413, "invalid_request"),
     # Second factors: a right password that needs a second step (the body adds the
     # `mfa_token`), a session signed in without one (RFC 9470's error code), a kind of
     # factor turned off, and the states of a user's factors.
@@ -136,11 +139,26 @@ def as_http(*, grant: bool = False) -> Iterator[None]:
         raise to_http(exc, grant=grant) from None
 
 
+def describe(message: str) -> str:
+    """*message* in the character set of RFC 6749 §5.2's `error_description`.
+
+    Printable ASCII without `"` and `\\`: OAuth 2.0 clients (Authlib, oauthlib) show it
+    in the error they raise, so a failure is never just `invalid_grant: `.
+    """
+    text = message.replace('"', "'").replace("\\", "/")
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
 def error_response(exc: HTTPException) -> JSONResponse:
-    """Render an HTTP exception as authmanager's JSON error body."""
+    """Render an HTTP exception as authmanager's JSON error body.
+
+    The body has `detail` (for people), and for the library's own errors the RFC 6749
+    §5.2 / RFC 6750 `error` code, its `error_description`, and the stable `reason`.
+    """
     body: dict[str, Any] = {"detail": exc.detail}
     if isinstance(exc, AuthHTTPException):
         body["error"] = exc.error
+        body["error_description"] = describe(str(exc.detail))
         body["reason"] = exc.reason
         body.update(exc.fields)
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

@@ -36,6 +36,9 @@ class MfaRequiredBody(BaseModel):
 
     detail: str
     error: str = Field(examples=["mfa_required"])
+    error_description: str | None = Field(
+        default=None, description="One sentence on what failed (RFC 6749 §5.2), ASCII."
+    )
     reason: str | None = None
     mfa_token: str | None = Field(
         default=None, description="Single use, short-lived; send it to `/mfa/verify`."

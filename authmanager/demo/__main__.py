@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  login:     {DEMO_EMAIL}",
         f"  password:  {password}",
         f"  Swagger:   {base}/docs  (Authorize with the login above)",
+        f"  routes:    {base}{settings.route_prefix}/login, /refresh, /logout, /sessions"
+        " (AUTH_ROUTE_PREFIX moves them)",
         f"  test page: {base}/",
         f"  workers:   {args.workers}",
     ]

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from authmanager import AuthManager, AuthSettings, SQLAlchemyUserLoader, install_exception_handlers
+from authmanager import AuthManager, AuthSettings, SQLAlchemyUserLoader
 from authmanager.demo.shared import DemoBase, shared_secrets
 
 __all__ = ["DEFAULT_DB_URL", "DEMO_EMAIL", "DemoUser", "create_app", "demo_settings"]
@@ -152,7 +152,8 @@ def create_app(
     first process wins and every other worker reads them, so all workers accept each
     other's tokens. At start-up (the app's lifespan) the user `demo@example.com` is
     created, or its hash made to match the password (read it from
-    `app.state.demo_password`).
+    `app.state.demo_password`). The router is mounted at `route_prefix`
+    (`AUTH_ROUTE_PREFIX`, default `/auth`).
 
     Args:
         db_url: An async SQLAlchemy URL, e.g. `sqlite+aiosqlite:///./demo.db`; default
@@ -178,8 +179,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await _ensure_demo_user(auth, factory, demo_password)
-        yield
-        await auth.drain_events()
+        yield  # auth.install's lifespan has delivered pending events by now
         await engine.dispose()
 
     app = FastAPI(
@@ -191,8 +191,7 @@ def create_app(
     )
     app.state.auth = auth
     app.state.demo_password = demo_password
-    install_exception_handlers(app)
-    app.include_router(auth.router, prefix=auth.settings.route_prefix)
+    auth.install(app)  # the router at route_prefix, error handlers, events drained at shutdown
 
     @app.get("/me", summary="The logged-in user")
     async def me(user: DemoUser = Depends(auth.current_user)) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class MfaTokenRow:
     expires_at: datetime
     attempts: int
     used_at: datetime | None
+    scopes: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,14 @@ class MfaTokenStore:
     """The SQL of `mfa_token`s; every method runs in the caller's transaction."""
 
     async def issue(
-        self, db: AsyncSession, user_id: str, amr: list[str], *, now: datetime, ttl: timedelta
+        self,
+        db: AsyncSession,
+        user_id: str,
+        amr: list[str],
+        *,
+        now: datetime,
+        ttl: timedelta,
+        scopes: list[str] | None = None,
     ) -> str:
         """Store a new token for *user_id* after the first step *amr*; return the token."""
         await db.execute(delete(mfa_tokens).where(mfa_tokens.c.expires_at <= now))
@@ -78,6 +86,7 @@ class MfaTokenStore:
                 token_hash=digest(token),
                 user_id=user_id,
                 amr=list(amr),
+                scopes=scopes,
                 created_at=now,
                 expires_at=now + ttl,
                 attempts=0,
@@ -94,6 +103,7 @@ class MfaTokenStore:
             mfa_tokens.c.expires_at,
             mfa_tokens.c.attempts,
             mfa_tokens.c.used_at,
+            mfa_tokens.c.scopes,
         ).where(mfa_tokens.c.token_hash == token_hash)
         row = (await db.execute(query)).first()
         if row is None:
@@ -105,6 +115,7 @@ class MfaTokenStore:
             as_utc(row.expires_at),
             row.attempts,
             opt(row.used_at),
+            None if row.scopes is None else list(row.scopes),
         )
 
     async def reserve_attempt(self, db: AsyncSession, token_hash: str, *, now: datetime) -> bool:

@@ -11,7 +11,7 @@ The contract's methods are documented where applications call them, on `AuthMana
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -172,11 +172,12 @@ class MfaService:
         *,
         first_amr: Sequence[str] = ("pwd",),
         client: ClientInfo | None = None,
+        scopes: Collection[str] | None = None,
         session: AsyncSession | None = None,
     ) -> MfaChallenge | None:
         """After a correct password: None without a factor, else a new `mfa_token`."""
         return await self._signin.second_step(
-            user, first_amr=first_amr, client=client, session=session
+            user, first_amr=first_amr, client=client, scopes=scopes, session=session
         )
 
     async def factor_kinds(self, user_id: str, *, session: AsyncSession | None = None) -> list[str]:
@@ -189,15 +190,17 @@ class MfaService:
         *,
         first_amr: Sequence[str] = ("pwd",),
         client: ClientInfo | None = None,
+        scopes: Collection[str] | None = None,
         session: AsyncSession | None = None,
     ) -> MfaChallenge:
         """Issue a single-use `mfa_token` for a user whose first step (*first_amr*) passed.
 
         The token lives `mfa_token_expire_minutes`, is stored hashed, is bound to the
-        user and to *first_amr*, and takes at most 5 answers. Event `mfa.challenged`.
+        user and to *first_amr* (and the *scopes* it asked for), and takes at most 5
+        answers. Event `mfa.challenged`.
         """
         return await self._signin.challenge(
-            user, first_amr=first_amr, client=client, session=session
+            user, first_amr=first_amr, client=client, scopes=scopes, session=session
         )
 
     async def verify(

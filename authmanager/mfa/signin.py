@@ -15,7 +15,7 @@ The sequence of `verify`, and why:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -117,12 +117,15 @@ class SignIn:
         *,
         first_amr: Sequence[str] = ("pwd",),
         client: ClientInfo | None = None,
+        scopes: Collection[str] | None = None,
         session: AsyncSession | None = None,
     ) -> MfaChallenge | None:
         """The `/login` gate: None for a user without a factor, else a new challenge."""
         if not await self.has_active_factor(str(user.id), session=session):
             return None
-        return await self.challenge(user, first_amr=first_amr, client=client, session=session)
+        return await self.challenge(
+            user, first_amr=first_amr, client=client, scopes=scopes, session=session
+        )
 
     async def factor_kinds(self, user_id: str, *, session: AsyncSession | None = None) -> list[str]:
         """Return what the user can answer with: `totp`, `passkey`, `recovery_code`."""
@@ -135,14 +138,19 @@ class SignIn:
         *,
         first_amr: Sequence[str] = ("pwd",),
         client: ClientInfo | None = None,
+        scopes: Collection[str] | None = None,
         session: AsyncSession | None = None,
     ) -> MfaChallenge:
-        """Issue the `mfa_token` of a user whose first step (*first_amr*) just passed."""
+        """Issue the `mfa_token` of a user whose first step (*first_amr*) just passed.
+
+        *scopes*, the scopes the first step asked for, bound the session `verify` starts.
+        """
         user_id = str(user.id)
+        wanted = None if scopes is None else list(scopes)
         async with self._db.transaction(session) as db:
             kinds = await self._kinds(db, user_id)
             token = await self._tokens.issue(
-                db, user_id, list(first_amr), now=utcnow(), ttl=self._ttl
+                db, user_id, list(first_amr), now=utcnow(), ttl=self._ttl, scopes=wanted
             )
         self._events.emit(
             EventName.MFA_CHALLENGED,
@@ -272,8 +280,15 @@ class SignIn:
                 method = await self._passkeys.verify(
                     db, assertion, factor, user_verification=False, now=now
                 )
+            # The sign-in ends here: `start` reports login.succeeded, naming the session.
             pair = await self._sessions.start(
-                user, client=client, amr=amr_of(row.amr, method), fresh=True, session=db
+                user,
+                client=client,
+                amr=amr_of(row.amr, method),
+                fresh=True,
+                scopes=row.scopes,
+                session=db,
+                announce=True,
             )
         return pair, remaining
 

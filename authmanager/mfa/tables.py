@@ -75,6 +75,8 @@ mfa_tokens = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", String(255), nullable=False),
     Column("amr", JSON, nullable=False),  # the methods of the first step, e.g. ["pwd"]
+    # The scopes the first step asked for (`/login`'s `scope`); NULL: all the user holds.
+    Column("scopes", JSON, nullable=True),
     Column("created_at", _TS, nullable=False),
     Column("expires_at", _TS, nullable=False),
     # Every attempt is counted before it is checked, so concurrent guesses cannot pass

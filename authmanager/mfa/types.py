@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol
@@ -120,8 +120,10 @@ class MfaRequiredError(AuthError):
 class SessionStarter(Protocol):
     """Starts a login session for a user who signed in without (only) a password.
 
-    Every token of the session carries the RFC 8176 `amr` claim given here. With a
-    caller's `session`, the session's rows are written in that transaction.
+    Every token of the session carries the RFC 8176 `amr` claim given here; *scopes*
+    (those the sign-in asked for) narrow the user's. With a caller's `session`, the
+    session's rows are written in that transaction. With *announce*, the starter
+    reports `login.succeeded` naming the new session.
     """
 
     async def start(
@@ -131,7 +133,9 @@ class SessionStarter(Protocol):
         client: ClientInfo,
         amr: Sequence[str],
         fresh: bool = True,
+        scopes: Collection[str] | None = None,
         session: AsyncSession | None = None,
+        announce: bool = False,
     ) -> TokenPair:
         """Issue the session's access and refresh token."""
         ...  # pragma: no cover - protocol

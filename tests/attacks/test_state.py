@@ -11,8 +11,11 @@ from authmanager import AuthManager
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app
-from tests.attacks.conftest import Victim, nothing_reported, parts, rejected, snapshot
 from tests.conftest import MakeManager, bearer, client_for, csrf_headers, login
+from tests.support.attacks import Victim
+from tests.support.events import nothing_reported, rejected
+from tests.support.rows import snapshot
+from tests.support.tokens import parts
 
 
 async def _refused(

@@ -22,8 +22,8 @@ from sqlalchemy.pool import NullPool
 from authmanager.demo import DEMO_EMAIL, DemoUser, create_app
 from authmanager.demo.shared import DemoBase, DemoSecret, shared_secrets
 from tests.conftest import client_for
-from tests.http.support import bearer
-from tests.http.test_demo import _free_port
+from tests.support.http import bearer
+from tests.support.http import free_port as _free_port
 
 
 async def _clear(url: str) -> None:

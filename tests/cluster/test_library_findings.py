@@ -18,7 +18,7 @@ from authmanager import AuthManager
 from authmanager.testing import test_settings
 from tests.app import User, Users
 from tests.conftest import MakeManager
-from tests.core.conftest import claims
+from tests.support.factories import claims
 
 POSTGRES_ONLY = pytest.mark.parametrize("database", ["postgres"], indirect=True)
 

@@ -16,12 +16,13 @@ from sqlalchemy import select
 from authmanager import metadata
 from authmanager.exceptions import InvalidTokenError, Reason
 from tests.conftest import bearer, client_for
-from tests.docs.conftest import EXAMPLES, Load, add_user, create_tables
+from tests.support.docs import EXAMPLES, Load, add_user, create_tables
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
 
-BINDING = "tests/binding/test_doc_examples.py::"
+BINDING = "tests/docs/test_binding_examples.py::"
+FIRST_USE = "tests/docs/test_firstuse_examples.py::"
 MFA = "tests/docs/test_mfa_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
@@ -55,6 +56,7 @@ COVERED = {
     "two_step_1.py": MFA + "test_two_step_client_example",
     "two_step_2.py": MFA + "test_two_step_authlib_example",
     "two_step_3.py": MFA + "test_own_login_route_asks_for_the_second_factor",
+    "oauth_1.py": FIRST_USE + "test_oauth_recipe_password_grant_and_automatic_refresh",
 }
 
 

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from authmanager import AuthManager, AuthSettings, SQLAlchemyUserLoader
 from authmanager._core.clock import utcnow
 from tests.conftest import bearer, client_for
-from tests.docs.conftest import Load, add_user, create_tables
 from tests.mfa.authenticator import SoftwareAuthenticator
 from tests.mfa.support import KEY_NEW, KEY_OLD, code_at
+from tests.support.docs import Load, add_user, create_tables
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"

@@ -18,7 +18,7 @@ with warnings.catch_warnings():
 from authmanager import AuthManager
 from tests.app import User, make_app
 from tests.conftest import PASSWORD
-from tests.http.support import claims
+from tests.support.tokens import claims
 
 BASE = "https://testserver"
 

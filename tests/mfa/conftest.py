@@ -8,7 +8,6 @@ the test application's `SQLAlchemyUserLoader`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,7 +24,7 @@ from authmanager._core.store import TokenStore
 from authmanager.mfa import MfaService
 from authmanager.testing import CapturingHook, test_settings
 from tests.app import User, Users, make_app
-from tests.conftest import REDIS_ENV, client_for
+from tests.conftest import client_for
 from tests.mfa.authenticator import SoftwareAuthenticator
 from tests.mfa.http_support import MFA_SETTINGS, MfaClient
 from tests.mfa.support import KEY_OLD, ORIGIN, RP_ID
@@ -80,17 +79,6 @@ def mfa(make_service: MakeService) -> MfaService:
 def authenticator() -> SoftwareAuthenticator:
     """A platform authenticator that verifies the user and counts signatures."""
     return SoftwareAuthenticator(origin=ORIGIN)
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The Redis server for the shared-limit test; required when CI=true."""
-    url = os.environ.get(REDIS_ENV)
-    if url:
-        return url
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {REDIS_ENV} is not set: the Redis tests must run in CI.")
-    pytest.skip(f"Redis not configured: set {REDIS_ENV}")
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ with warnings.catch_warnings():
 from authmanager import AuthManager
 from tests.app import User
 from tests.conftest import PASSWORD, MakeManager, bearer, client_for
-from tests.http.support import claims
 from tests.mfa.conftest import mfa_app
 from tests.mfa.http_support import MFA_SETTINGS, MfaClient
+from tests.support.tokens import claims
 
 BASE = "https://testserver"
 

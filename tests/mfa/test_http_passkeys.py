@@ -12,11 +12,12 @@ from authmanager.mfa.tables import webauthn_challenges
 from authmanager.testing import CapturingHook
 from tests.app import User
 from tests.conftest import CreateUser, MakeManager, bearer, client_for
-from tests.http.support import claims, set_cookies
 from tests.mfa.authenticator import SoftwareAuthenticator, b64url
 from tests.mfa.conftest import mfa_app
 from tests.mfa.http_support import EVIL, MFA_SETTINGS, MfaClient, session_token
 from tests.mfa.support import RP_ID, leaked, rows
+from tests.support.http import set_cookies
+from tests.support.tokens import claims
 
 
 async def test_registration_options_then_the_credential_give_a_passkey_factor(

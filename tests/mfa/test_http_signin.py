@@ -9,10 +9,11 @@ from authmanager.mfa.tables import mfa_tokens
 from authmanager.testing import CapturingHook
 from tests.app import User
 from tests.conftest import PASSWORD, CreateUser, MakeManager, bearer, client_for
-from tests.http.support import claims, set_cookies
 from tests.mfa.conftest import mfa_app
 from tests.mfa.http_support import EMAIL, EVIL, MFA_SETTINGS, MfaClient, session_token
 from tests.mfa.support import T0, code_at, frozen, leaked
+from tests.support.http import set_cookies
+from tests.support.tokens import claims
 
 
 async def test_a_user_without_factor_logs_in_with_amr_pwd(api: MfaClient, user: User) -> None:
