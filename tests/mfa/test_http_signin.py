@@ -100,6 +100,41 @@ async def test_totp_second_step_starts_a_fresh_two_factor_session(
     assert succeeded.extra == {"method": "totp"}
 
 
+async def test_the_scope_asked_for_at_login_bounds_the_session_of_the_second_step(
+    api: MfaClient, create_user: CreateUser, events: CapturingHook, mfa_manager: AuthManager[User]
+) -> None:
+    """`scope=read` at /login, then /mfa/verify: the session holds `read` only, as without MFA.
+
+    Without `scope` the user's every scope; `login.succeeded` comes once, at /mfa/verify,
+    naming the session it started.
+    """
+    admin = await create_user("root@example.com", role="admin")
+    totp = await api.enroll_totp(await api.token(admin.email))
+    api.http.cookies.clear()
+    asked = await api.http.post(
+        "/auth/login", data={"username": admin.email, "password": PASSWORD, "scope": "read"}
+    )
+    assert asked.status_code == 403, asked.text
+    await mfa_manager.drain_events()
+    before = len(events.of("login.succeeded"))
+    narrow = await api.verify(asked.json()["mfa_token"], code=totp.next_code())
+    api.http.cookies.clear()
+    mfa_token = await api.mfa_token(admin.email)
+    wide = await api.verify(mfa_token, recovery_code=totp.recovery_codes[0])
+    assert narrow.status_code == 200, narrow.text
+    assert narrow.json()["scope"] == "read"
+    assert claims(session_token(narrow))["scopes"] == ["read"]
+    assert "scope" not in wide.json()
+    assert claims(session_token(wide))["scopes"] == ["read", "admin"]
+    await mfa_manager.drain_events()
+    succeeded = events.of("login.succeeded")[before:]
+    assert [e.session_id for e in succeeded] == [
+        claims(session_token(narrow))["sid"],
+        claims(session_token(wide))["sid"],
+    ]
+    assert succeeded[0].extra == {"amr": "pwd otp mfa"}
+
+
 async def test_a_code_works_once_and_so_does_the_mfa_token(api: MfaClient, user: User) -> None:
     """Replay: the same code under a new mfa_token is refused; a spent mfa_token too."""
     totp = await api.enroll_totp(await api.token())
