@@ -29,6 +29,7 @@ from authmanager._core.types import ClientInfo
 from authmanager._facade.accounts import AccountMethods
 from authmanager._facade.admin import AdminMethods
 from authmanager._facade.apikeys import ApiKeyMethods
+from authmanager._facade.mfa import MfaMethods
 from authmanager._facade.passwords import PasswordMethods
 from authmanager._facade.sessions import SessionMethods
 from authmanager._facade.tokens import TokenMethods
@@ -49,6 +50,7 @@ from authmanager._web.router import add_jwks_route, new_router
 from authmanager._web.routes.accounts import add_account_routes
 from authmanager._web.routes.apikeys import add_api_key_routes
 from authmanager._web.routes.health import add_health_route
+from authmanager._web.routes.mfa import add_mfa_routes
 from authmanager._web.routes.sessions import add_session_routes
 from authmanager._web.routes.tokens import add_token_routes
 from authmanager._web.websocket import build_websocket_user
@@ -67,6 +69,7 @@ from authmanager.apikeys import (
 )
 from authmanager.hooks import AuditLogHook, Hook
 from authmanager.loaders import UserLoader
+from authmanager.mfa import MfaService
 
 __all__ = ["AuthManager"]
 
@@ -80,6 +83,7 @@ class AuthManager(
     SessionMethods[UserT],
     ApiKeyMethods,
     AccountMethods[UserT],
+    MfaMethods[UserT],
     AdminMethods[UserT],
     Generic[UserT],
 ):
@@ -108,6 +112,7 @@ class AuthManager(
             `set_verified`.
         ValueError: The keys in the settings cannot be loaded, or a link template or
             the password policy is unusable.
+        ImportError: TOTP keys or a WebAuthn RP id are set without the `mfa` extra.
 
     Example:
         ```python
@@ -264,6 +269,16 @@ class AuthManager(
                 sessions=self._sessions,
                 revoker=self._revocations,
             )
+        # Second factors: the tables are always there; TOTP and passkeys as configured.
+        self._mfa = MfaService(
+            settings=settings,
+            database=database,
+            users=user_loader,
+            sessions=self._sessions,
+            sign_outs=store,
+            events=self._events,
+            limiter=self._rate_limiter,
+        )
         # HTTP.
         deps: Dependencies[UserT] = Dependencies(
             settings=settings,
@@ -289,6 +304,8 @@ class AuthManager(
             deps.token_validator
         )
         self.require_scopes: Callable[..., PrincipalDependency] = deps.require_scopes
+        self.require_mfa: PayloadDependency = deps.require_mfa
+        """403 unless the session signed in with two factors, or a passkey (`mfa` in amr)."""
         self.websocket_user: Callable[..., AsyncIterator[UserT]] = build_websocket_user(
             settings=settings, verifier=self._verifier, binder=binder, transport=deps.transport
         )
@@ -313,6 +330,7 @@ class AuthManager(
             sessions=self._sessions,
             rotation=self._rotation,
             stepup=stepup,
+            mfa=self._mfa,
         )
         add_session_routes(
             self.router, deps=deps, sessions=self._sessions, revocations=self._revocations
@@ -322,6 +340,7 @@ class AuthManager(
             add_account_routes(
                 self.router, settings=settings, deps=deps, binder=binder, accounts=self._accounts
             )
+        add_mfa_routes(self.router, settings=settings, deps=deps, binder=binder, mfa=self._mfa)
         add_health_route(self.router, health=self._health)
         if not self._keys.symmetric:
             add_jwks_route(self.router, self._keys.jwks)

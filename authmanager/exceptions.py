@@ -81,6 +81,19 @@ class Reason(StrEnum):
     INVALID_ADDRESS = "invalid_address"
     INVALID_FIELDS = "invalid_fields"
     FLOW_UNAVAILABLE = "flow_unavailable"
+    # Second factors
+    WRONG_CODE = "wrong_code"
+    CODE_REPLAYED = "code_replayed"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    UNKNOWN_FACTOR = "unknown_factor"
+    PASSKEY = "passkey"
+    SIGN_COUNT = "sign_count"
+    CHALLENGE = "challenge"
+    MFA_REQUIRED = "mfa_required"
+    INSUFFICIENT_AUTHENTICATION = "insufficient_user_authentication"
+    MFA_UNAVAILABLE = "mfa_unavailable"
+    NO_FACTOR = "no_factor"
+    TOO_MANY_FACTORS = "too_many_factors"
 
 
 class AuthError(Exception):

@@ -46,6 +46,18 @@ def _storage(url: str) -> Storage:
     raise ValueError(f"Unsupported AUTH_RATE_LIMIT_STORAGE_URL scheme in {url.split(':')[0]!r}.")
 
 
+async def _close_storage(storage: Storage) -> None:
+    """Close *storage*'s client and its connection pool, when it has one (Redis)."""
+    # limits offers no close method: its Redis bridge exposes the redis-py client.
+    client = getattr(getattr(storage, "bridge", None), "storage", None)
+    close = getattr(client, "aclose", None)
+    if close is not None:
+        try:
+            await close(close_connection_pool=True)
+        except Exception as exc:  # shutting down: a dead server must not stop it
+            logger.warning("rate-limit storage not closed cleanly: %s", type(exc).__name__)
+
+
 def _reconnecting() -> dict[str, Any]:
     """redis-py options: a pooled connection broken by a Redis restart is retried once.
 
@@ -138,6 +150,14 @@ class RateLimiter:
         # Beside the limiter's own keys (`LIMITER/...`), never one of them.
         return f"{self._namespace}/{_key(space, value)}"
 
+    async def aclose(self) -> None:
+        """Close the storage's connections (the Redis pool); the memory storage has none.
+
+        Call it at shutdown, on the event loop that used the limiter: a pool left to the
+        garbage collector would close its sockets on a loop that may be gone.
+        """
+        await _close_storage(self._storage)
+
     async def _retry_after(self, item: RateLimitItem, space: str, ident: str) -> int:
         """Whole seconds until the oldest counted event leaves the window (at least 1)."""
         stats = await self._call(
@@ -155,21 +175,6 @@ class RateLimiter:
             raise TokenStoreUnavailableError(
                 "The rate-limit storage is unavailable; requests are refused until it returns."
             ) from exc
-
-    async def aclose(self) -> None:
-        """Close the storage's connections (Redis); nothing to do in memory.
-
-        Call it at shutdown, on the event loop that used the limiter: a pool left to the
-        garbage collector would close its sockets on a loop that may be gone. A server
-        already gone is logged, not raised: shutdown goes on.
-        """
-        bridge = getattr(self._storage, "bridge", None)  # limits' redis-py client holder
-        close = getattr(getattr(bridge, "storage", None), "aclose", None)
-        if close is not None:
-            try:
-                await close(close_connection_pool=True)
-            except Exception as exc:  # shutting down: a dead server must not stop it
-                logger.warning("rate-limit storage not closed cleanly: %s", type(exc).__name__)
 
     async def reset(self) -> None:
         """Forget every count (for tests and administrators).

@@ -337,6 +337,13 @@ class TokenStore:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def revoked_before(self, db: AsyncSession, user_id: str) -> datetime | None:
+        """Return the user's sign-out-everywhere watermark, or None (never signed out)."""
+        found = await db.scalar(
+            select(user_state.c.revoked_before).where(user_state.c.user_id == user_id)
+        )
+        return opt(found)
+
     async def _set_watermark(
         self, db: AsyncSession, user_id: str, now: datetime, keep: str | None
     ) -> None:

@@ -16,6 +16,7 @@ from authmanager._services.sessions import SessionService
 from authmanager.accounts._outbox import Outbox
 from authmanager.accounts._tokens import ActionTokens
 from authmanager.apikeys import ApiKeyService, UsageRecorder
+from authmanager.mfa import MfaService
 
 __all__ = ["SessionMethods"]
 
@@ -36,6 +37,7 @@ class SessionMethods(Generic[UserT]):
     _key_recorder: UsageRecorder
     _action_tokens: ActionTokens
     _outbox: Outbox | None
+    _mfa: MfaService
 
     async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
         """Make *token* stop working at once; return whether it was live.
@@ -92,14 +94,15 @@ class SessionMethods(Generic[UserT]):
         """Delete the rows of tokens past expiry (and of sessions left empty); return the count.
 
         API keys that are revoked or expired are deleted too, and counted; so are action
-        tokens past expiry (used or not).
+        tokens past expiry (used or not), expired `mfa_token`s and WebAuthn challenges.
 
         Raises:
             TokenStoreUnavailableError: nothing was deleted.
         """
         count = await self._revocations.purge_expired(session)
         count += await self._api_keys.purge_expired(session=session)
-        return count + await self._action_tokens.purge(session=session)
+        count += await self._action_tokens.purge(session=session)
+        return count + await self._mfa.purge_expired(session=session)
 
     async def invalidate_state_cache(self) -> None:
         """Make every process, on every host, drop its cached token states (else no-op).

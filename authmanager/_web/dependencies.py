@@ -99,6 +99,7 @@ class Dependencies(Generic[UserT]):
         self.refresh_token_from_cookie: Callable[..., Awaitable[str]] = self._build_cookie()
         self.logout: Callable[..., Awaitable[dict[str, str]]] = self._build_logout()
         self.logout_all: Callable[..., Awaitable[dict[str, Any]]] = self._build_logout_all()
+        self.require_mfa: PayloadDependency = self._build_require_mfa()
 
     def _report(self, request: Request, exc: AuthError) -> None:
         # Refusals before token verification; a missing token is anonymous traffic.
@@ -302,6 +303,26 @@ class Dependencies(Generic[UserT]):
             return {"detail": "Logged out of every session.", "revoked": count}
 
         return logout_all
+
+    def _build_require_mfa(self) -> PayloadDependency:
+        token_data = self.token_data
+
+        async def require_mfa(payload: TokenPayload = Depends(token_data)) -> TokenPayload:
+            """The verified payload, only if the session signed in with two factors (else 403).
+
+            A password and a second factor, or a passkey that verified its user, put
+            RFC 8176's `mfa` in the session's `amr`; a password alone does not.
+            """
+            if "mfa" not in payload.amr:
+                raise to_http(
+                    AuthError(
+                        "This action needs a sign-in with a second factor.",
+                        reason=Reason.INSUFFICIENT_AUTHENTICATION,
+                    )
+                )
+            return payload
+
+        return require_mfa
 
     def token_validator(self, fn: Callable[[Principal], bool]) -> PrincipalDependency:
         """A dependency answering 403 unless `fn(principal)` is true; memoised on *fn*.

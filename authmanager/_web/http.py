@@ -24,6 +24,7 @@ from authmanager.exceptions import (
     Reason,
     TokenStoreUnavailableError,
 )
+from authmanager.mfa.types import MfaRequiredError
 
 __all__ = [
     "INPUT_ERRORS",
@@ -57,7 +58,22 @@ _BY_REASON: dict[Reason, _Answer] = {
     # Account flows: an unverified user with the right password; a taken login.
     Reason.EMAIL_NOT_VERIFIED: _Answer(403, "email_not_verified"),
     Reason.LOGIN_TAKEN: _Answer(409, "login_taken"),
+    # Second factors: a right password that needs a second step (the body adds the
+    # `mfa_token`), a session signed in without one (RFC 9470's error code), a kind of
+    # factor turned off, and the states of a user's factors.
+    Reason.MFA_REQUIRED: _Answer(403, "mfa_required"),
+    Reason.INSUFFICIENT_AUTHENTICATION: _Answer(403, "insufficient_user_authentication"),
+    Reason.MFA_UNAVAILABLE: _Answer(404, "mfa_unavailable"),
+    Reason.UNKNOWN_FACTOR: _Answer(404, "unknown_factor"),
+    Reason.NO_FACTOR: _Answer(409, "no_factor"),
+    Reason.TOO_MANY_FACTORS: _Answer(409, "too_many_factors"),
 }
+# Outside the grant routes the caller is signed in already: a wrong proof for a factor
+# being added (a code, a passkey response, a spent challenge) is a bad request, not a
+# 401, which would tell the client its session is gone.
+_FACTOR_PROOFS = frozenset(
+    {Reason.WRONG_CODE, Reason.CODE_REPLAYED, Reason.PASSKEY, Reason.SIGN_COUNT, Reason.CHALLENGE}
+)
 _BY_CLASS: list[tuple[type[AuthError], _Answer]] = [
     (InvalidCredentialsError, _Answer(401, "invalid_grant")),
     (InvalidTokenError, _Answer(401, "invalid_token")),
@@ -78,13 +94,19 @@ _INPUT_REASONS: dict[type[ValueError], Reason] = {
 INPUT_ERRORS: tuple[type[ValueError], ...] = tuple(_INPUT_REASONS)
 
 
-def _answer(exc: AuthError) -> _Answer:
+def _answer(exc: AuthError, grant: bool = False) -> _Answer:
     if exc.reason in _BY_REASON:
         return _BY_REASON[exc.reason]
+    if not grant and exc.reason in _FACTOR_PROOFS:
+        return _Answer(400, "invalid_grant")
     for kind, answer in _BY_CLASS:
         if isinstance(exc, kind):
             return answer
     return _Answer(401, "invalid_request")  # pragma: no cover - AuthError is last
+
+
+# RFC 6750 §3.1 and RFC 9470 §3: the token is fine, the authentication behind it is not.
+_STEP_UP = frozenset({"insufficient_scope", "insufficient_user_authentication"})
 
 
 def _headers(exc: AuthError, answer: _Answer) -> dict[str, str]:
@@ -95,8 +117,8 @@ def _headers(exc: AuthError, answer: _Answer) -> dict[str, str]:
             if answer.error in {"invalid_token", "invalid_request"}
             else "Bearer"
         )
-    elif answer.status == 403 and answer.error == "insufficient_scope":
-        headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
+    elif answer.status == 403 and answer.error in _STEP_UP:
+        headers["WWW-Authenticate"] = f'Bearer error="{answer.error}"'
     if isinstance(exc, RateLimitExceededError):
         headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, TokenStoreUnavailableError):
@@ -108,7 +130,7 @@ class AuthHTTPException(HTTPException):
     """An `HTTPException` that still knows the OAuth 2.0 `error` code and reason."""
 
     def __init__(self, exc: AuthError, *, grant: bool = False) -> None:
-        answer = _answer(exc)
+        answer = _answer(exc, grant)
         error = answer.error
         if grant and answer.status == 401:
             # RFC 6749 §5.2: token-endpoint failures are invalid_grant / invalid_request.
@@ -116,6 +138,8 @@ class AuthHTTPException(HTTPException):
         super().__init__(answer.status, exc.message, _headers(exc, answer))
         self.error = error
         self.reason = str(exc.reason)
+        #: Members the body adds to `detail`, `error` and `reason` (an `mfa_token`).
+        self.fields: dict[str, Any] = exc.fields() if isinstance(exc, MfaRequiredError) else {}
 
 
 def to_http(exc: AuthError, *, grant: bool = False) -> AuthHTTPException:
@@ -157,6 +181,7 @@ def error_response(exc: HTTPException) -> JSONResponse:
         body["error"] = exc.error
         body["error_description"] = describe(str(exc.detail))
         body["reason"] = exc.reason
+        body.update(exc.fields)
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

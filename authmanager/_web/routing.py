@@ -22,7 +22,16 @@ __all__ = ["NO_STORE", "AuthRoute", "bounded_route", "errors", "malformed", "tok
 
 #: Token responses are never cached (RFC 6749 §5.1).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_GRANT_ROUTES = frozenset({"authmanager:login", "authmanager:refresh"})
+_GRANT_ROUTES = frozenset(
+    {
+        "authmanager:login",
+        "authmanager:refresh",
+        # The second step of a sign-in, and a passkey sign-in: token endpoints too.
+        "authmanager:mfa_verify",
+        "authmanager:mfa_passkey_options",
+        "authmanager:passkey_login",
+    }
+)
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -71,9 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     from authmanager.demo.shared import shared_secrets
 
     url = _db_url(args.db)
+    if "AUTH_WEBAUTHN_RP_ID" not in os.environ:
+        # Passkeys: the page's origin on this port (read by every worker's settings).
+        os.environ.setdefault("AUTH_WEBAUTHN_ORIGINS", f"http://localhost:{args.port}")
     if args.workers > 1:
         shared = shared_secrets(url, password=args.password)
-        password, settings = shared.password, demo_settings(shared.secret_key)
+        password = shared.password
+        settings = demo_settings(shared.secret_key, mfa_key=shared.mfa_key)
     else:
         app = create_app(url, password=args.password)
         password, settings = app.state.demo_password, app.state.auth.settings
@@ -90,6 +94,16 @@ def main(argv: list[str] | None = None) -> int:
         f"  workers:   {args.workers}",
         "  account links (registration, reset, sign-in) are printed below as they are sent",
     ]
+    if settings.webauthn_rp_id == "localhost":
+        lines.append(
+            f"  passkeys:  http://localhost:{args.port}/  (WebAuthn needs a domain name, "
+            "not an IP address)"
+        )
+    if "AUTH_MFA_ENCRYPTION_KEYS" not in os.environ and settings.mfa_totp_enabled:
+        lines.append(
+            "  note: the key that encrypts TOTP secrets was drawn once and is kept in the "
+            "demo database (a demo shortcut: set AUTH_MFA_ENCRYPTION_KEYS in production)."
+        )
     if not settings.cookie_secure:
         lines.append(
             "  note: cookies are not marked Secure because the demo serves plain http "

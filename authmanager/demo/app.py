@@ -6,6 +6,10 @@ also runs under several workers, as a factory reading `DATABASE_URL`:
 Its account flows (registration, email verification, password reset, sign-in links)
 send their messages through `ConsoleSender`: each link is printed on the demo's
 standard output, to be opened in the browser.
+
+Its page also enrolls an authenticator app (TOTP) and registers passkeys. Passkeys need
+a secure context and a domain: open the page as `http://localhost:<port>/` (localhost
+is one; an IP address such as 127.0.0.1 cannot be a WebAuthn relying party id).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from importlib.resources import files
 from typing import Any
 
 import anyio.to_thread
+from cryptography.fernet import Fernet
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Boolean, Integer, String, select
@@ -42,6 +47,8 @@ DEFAULT_DB_URL = "sqlite+aiosqlite:///./authmanager-demo.db"
 #: Environment variables `create_app()` reads when called without arguments (a factory).
 DB_URL_ENV = "DATABASE_URL"
 PASSWORD_ENV = "DEMO_PASSWORD"
+#: The port whose `http://localhost` origin may use passkeys unless AUTH_WEBAUTHN_ORIGINS says.
+DEFAULT_PORT = 8000
 Base = DemoBase
 
 
@@ -58,13 +65,19 @@ class DemoUser(Base):
     is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-def demo_settings(secret_key: str | None = None) -> AuthSettings:
+def demo_settings(secret_key: str | None = None, *, mfa_key: str | None = None) -> AuthSettings:
     """Settings for the demo: the environment, with plain-http cookies and a shared secret.
 
     The demo serves plain http, so `cookie_secure` is off unless `AUTH_COOKIE_SECURE` is
     set. Without `JWT_SECRET_KEY` the secret is *secret_key* (`create_app` passes the one
     stored in the demo database, shared by every worker), or a random one when None
     (tokens end with the process).
+
+    Second factors are on unless the environment says otherwise: TOTP, its secrets
+    encrypted with *mfa_key* (a Fernet key kept in the demo database like the secret;
+    `AUTH_MFA_ENCRYPTION_KEYS` wins), and passkeys for the relying party `localhost`
+    from `http://localhost:8000` (`AUTH_WEBAUTHN_RP_ID` and `AUTH_WEBAUTHN_ORIGINS`
+    win; `python -m authmanager.demo --port N` sets the origin of its port).
     """
     overrides: dict[str, Any] = {}
     if "AUTH_COOKIE_SECURE" not in os.environ:
@@ -73,7 +86,25 @@ def demo_settings(secret_key: str | None = None) -> AuthSettings:
         overrides["require_verified_email"] = True  # the demo shows the verification flow
     if "JWT_SECRET_KEY" not in os.environ:
         overrides["secret_key"] = secret_key or secrets.token_urlsafe(64)
+    overrides.update(_second_factors(mfa_key))
     return AuthSettings(**overrides)
+
+
+def _second_factors(mfa_key: str | None) -> dict[str, Any]:
+    """The demo's TOTP and passkey settings, for those the environment leaves unset."""
+    found: dict[str, Any] = {}
+    if "AUTH_MFA_TOTP_ENABLED" not in os.environ:
+        found["mfa_totp_enabled"] = True
+    if "AUTH_MFA_ENCRYPTION_KEYS" not in os.environ:
+        found["mfa_encryption_keys"] = [mfa_key or Fernet.generate_key().decode()]
+    if "AUTH_WEBAUTHN_RP_ID" not in os.environ:
+        # Chromium and Firefox treat http://localhost as a secure context: WebAuthn runs.
+        found["webauthn_rp_id"] = "localhost"
+        if "AUTH_WEBAUTHN_ORIGINS" not in os.environ:
+            found["webauthn_origins"] = [f"http://localhost:{DEFAULT_PORT}"]
+    if "AUTH_WEBAUTHN_RP_NAME" not in os.environ:
+        found["webauthn_rp_name"] = "authmanager demo"
+    return found
 
 
 async def _ensure_demo_user(
@@ -156,7 +187,7 @@ def create_app(
     engine = _engine(url)
     factory = async_sessionmaker(engine, expire_on_commit=False)
     auth: AuthManager[DemoUser] = AuthManager(
-        settings=settings or demo_settings(shared.secret_key),
+        settings=settings or demo_settings(shared.secret_key, mfa_key=shared.mfa_key),
         session_factory=factory,
         user_loader=SQLAlchemyUserLoader(DemoUser, login_field="email"),
         sender=ConsoleSender(),  # links are printed on standard output

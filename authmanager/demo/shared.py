@@ -1,4 +1,4 @@
-"""What every worker of one demo must share: its tables, JWT secret and demo password.
+"""What every worker of one demo must share: its tables, JWT secret, demo password, TOTP key.
 
 `uvicorn --workers N` (or several hosts) builds the application once per process. Each
 process drawing its own secret would reject the others' tokens, and each drawing its own
@@ -20,6 +20,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from cryptography.fernet import Fernet
 from sqlalchemy import String, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -33,6 +34,7 @@ __all__ = ["DemoBase", "DemoSecrets", "run_blocking", "shared_secrets"]
 T = TypeVar("T")
 SECRET_KEY = "jwt_secret_key"
 PASSWORD = "password"
+MFA_KEY = "mfa_encryption_key"
 # Any constant: PostgreSQL advisory locks are keyed by a 64-bit integer.
 _LOCK_KEY = 0x616D64656D6F
 
@@ -56,6 +58,9 @@ class DemoSecrets:
 
     secret_key: str
     password: str
+    #: The Fernet key that encrypts the demo's TOTP secrets: kept like the JWT secret, so
+    #: an authenticator app enrolled once keeps working across restarts and workers.
+    mfa_key: str = ""
 
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
@@ -106,6 +111,7 @@ async def _resolve(db_url: str, password: str | None) -> DemoSecrets:
                 await conn.run_sync(auth_metadata.create_all)
                 await conn.run_sync(DemoBase.metadata.create_all)
                 secret_key = await _first_wins(conn, SECRET_KEY, secrets.token_urlsafe(64))
+                mfa_key = await _first_wins(conn, MFA_KEY, Fernet.generate_key().decode())
                 if password is None:
                     password = await _first_wins(conn, PASSWORD, secrets.token_urlsafe(12))
                 elif await _first_wins(conn, PASSWORD, password) != password:
@@ -113,7 +119,7 @@ async def _resolve(db_url: str, password: str | None) -> DemoSecrets:
                     await conn.execute(
                         update(DemoSecret).where(DemoSecret.name == PASSWORD).values(value=password)
                     )
-        return DemoSecrets(secret_key=secret_key, password=password)
+        return DemoSecrets(secret_key=secret_key, password=password, mfa_key=mfa_key)
     finally:
         await engine.dispose()
 

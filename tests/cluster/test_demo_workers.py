@@ -94,13 +94,14 @@ async def test_first_start_wins_under_concurrency(demo_db: str) -> None:
     [values] = set(drawn)
     assert len(values.secret_key) >= 64
     assert len(values.password) >= 12
+    assert len(values.mfa_key) == 44  # a Fernet key: TOTP secrets stay readable by all
     engine = create_async_engine(demo_db, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
             rows = (await conn.execute(select(DemoSecret.name))).scalars().all()
     finally:
         await engine.dispose()
-    assert sorted(rows) == ["jwt_secret_key", "password"]
+    assert sorted(rows) == ["jwt_secret_key", "mfa_encryption_key", "password"]
 
 
 async def test_explicit_password_replaces_stored(demo_db: str) -> None:

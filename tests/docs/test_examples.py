@@ -25,6 +25,7 @@ BINDING = "tests/docs/test_binding_examples.py::"
 FIRST_USE = "tests/docs/test_firstuse_examples.py::"
 APIKEYS = "tests/docs/test_apikeys_examples.py::"
 ACCOUNTS = "tests/docs/test_account_examples.py::"
+MFA = "tests/docs/test_mfa_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
@@ -51,6 +52,12 @@ COVERED = {
     "migrations_1.py": "test_alembic_env_creates_token_tables",
     "passwords_1.py": "test_password_change_needs_fresh_login",
     "production_1.py": "test_production_settings_refuse_insecure",
+    "totp_1.py": MFA + "test_totp_example_enrolls_and_guards_a_route",
+    "totp_2.py": MFA + "test_totp_key_rotation_example",
+    "passkeys_1.py": MFA + "test_passkeys_example_registers_and_signs_in",
+    "two_step_1.py": MFA + "test_two_step_client_example",
+    "two_step_2.py": MFA + "test_two_step_authlib_example",
+    "two_step_3.py": MFA + "test_own_login_route_asks_for_the_second_factor",
     "oauth_1.py": FIRST_USE + "test_oauth_recipe_password_grant_and_automatic_refresh",
     "apikeys_1.py": APIKEYS + "test_api_key_examples_serve_scripts_and_people",
     "apikeys_2.py": APIKEYS + "test_api_key_examples_serve_scripts_and_people",

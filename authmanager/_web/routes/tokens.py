@@ -17,9 +17,11 @@ from authmanager._services.rotation import RotationService
 from authmanager._services.sessions import SessionService
 from authmanager._services.stepup import StepUpService
 from authmanager._web.dependencies import Dependencies
+from authmanager._web.mfa_schemas import MfaRequiredBody
 from authmanager._web.routing import NO_STORE, errors, malformed, token_response
 from authmanager._web.schemas import DetailBody, RefreshBody, RevokedBody, TokenBody
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
+from authmanager.mfa import MfaRequiredError, MfaService
 
 __all__ = ["add_token_routes"]
 
@@ -150,8 +152,13 @@ def add_token_routes(
     sessions: SessionService[Any],
     rotation: RotationService,
     stepup: StepUpService,
+    mfa: MfaService | None = None,
 ) -> None:
-    """Add the routes that issue, rotate and end tokens to *router*."""
+    """Add the routes that issue, rotate and end tokens to *router*.
+
+    With *mfa*, a user with an active second factor gets, for a correct password, the
+    403 `mfa_required` answer and an `mfa_token` instead of tokens.
+    """
     transport = deps.transport
     login_url, refresh_url = f"{settings.route_prefix}/login", f"{settings.route_prefix}/refresh"
 
@@ -170,7 +177,7 @@ def add_token_routes(
         name="authmanager:login",
         response_model=TokenBody,
         response_model_exclude_none=True,
-        responses=errors(400, 401, 403, 413, 422, 429, 503),
+        responses={**errors(400, 401, 403, 413, 422, 429, 503), 403: {"model": MfaRequiredBody}},
         summary="Log in with the OAuth 2.0 password grant",
         dependencies=[Depends(password_grant)],
     )
@@ -182,6 +189,12 @@ def add_token_routes(
         client = await binder.login_client(request, client, form.device_id)
         user = await logins.authenticate(form.username, form.password, client, None, announce=False)
         scopes = form.scope.split() or None
+        if mfa is not None and (
+            challenge := await mfa.second_step(user, client=client, scopes=scopes)
+        ):
+            # 403 mfa_required, the mfa_token in the body; /mfa/verify starts the session
+            # with the scopes asked for here, and reports login.succeeded then.
+            raise MfaRequiredError(challenge)
         # `start` reports login.succeeded, naming the session it started.
         pair = await sessions.start(
             user, client=client, amr=["pwd"], fresh=True, scopes=scopes, announce=True
