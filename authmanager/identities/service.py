@@ -1,0 +1,399 @@
+"""IdentityService: sign-in with OpenID Connect and OAuth 2.0 providers, and identity links.
+
+The browser code flow: `begin` records the flow under the SHA-256 of a random `state`
+and answers the provider's authorization URL plus a random value for an HttpOnly
+cookie. The PKCE verifier and the nonce are HMACs of the cookie value and the state,
+so the server stores no secret of the flow and only the browser that started it can
+finish it. `complete` consumes the flow once (also when it then fails), redeems the
+code, validates the answer in full and signs the user in (or links the identity).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic
+
+from authmanager._core.clock import utcnow
+from authmanager._core.database import Database
+from authmanager._core.events import HookDispatcher
+from authmanager._core.ratelimit import RateLimiter
+from authmanager._core.settings import AuthSettings
+from authmanager._core.tokens import TokenPair
+from authmanager._core.types import ClientInfo
+from authmanager.exceptions import AuthError, InvalidTokenError, Reason
+from authmanager.hooks import EventName
+from authmanager.identities.flows import FlowRecord, FlowStore
+from authmanager.identities.idtoken import IdTokenVerifier
+from authmanager.identities.links import IdentityStore, Link
+from authmanager.identities.mapping import from_claims, from_userinfo, merge_userinfo
+from authmanager.identities.nextpath import safe_next_path
+from authmanager.identities.oauth import provider_error
+from authmanager.identities.protocols import (
+    IdentityUserLoader,
+    OtherSignIn,
+    SessionStarter,
+    UserT,
+)
+from authmanager.identities.providers import Endpoints, ProviderRegistry
+from authmanager.identities.resolver import IdentityResolver
+from authmanager.identities.types import ExternalIdentity, FlowResult, FlowStart, Purpose
+
+__all__ = ["AMR", "IdentityService"]
+
+#: RFC 8176 registers no value for federated sign-in; "fed" is the one in use (Microsoft
+#: Entra ID). The provider's own `amr` is not adopted: a claim of another party must not
+#: satisfy this application's `require_mfa`.
+AMR = ("fed",)
+RATE_SPACE = "identity-ip"
+_OPAQUE = re.compile(r"[A-Za-z0-9_-]{32,128}")
+_MAX_CODE = 2048
+_MIN_NONCE, _MAX_NONCE = 16, 255
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _derive(browser: str, state: str, use: str) -> str:
+    mac = hmac.new(browser.encode(), f"{use}:{state}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def _bad_state() -> InvalidTokenError:
+    return InvalidTokenError(
+        "The sign-in state is invalid, used or expired; start again.", reason=Reason.INVALID_STATE
+    )
+
+
+class IdentityService(Generic[UserT]):
+    """Sign-in with external providers and the user's identity links.
+
+    Args:
+        settings: The manager's settings (providers, timeouts, freshness, route prefix).
+        database: The library's transactions.
+        registry: The configured providers (discovery and keys cached).
+        users: The application's loader; `get_user_for_identity` is required.
+        sessions: Starts a login session with an `amr` (the manager's).
+        events: The hook dispatcher.
+        limiter: Counts flows started and ID tokens exchanged per client IP.
+        has_other_sign_in: Whether a user keeps a way to sign in without identities and
+            password (passkeys); None when there is none.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: AuthSettings,
+        database: Database,
+        registry: ProviderRegistry,
+        users: IdentityUserLoader[UserT],
+        sessions: SessionStarter[UserT],
+        events: HookDispatcher,
+        limiter: RateLimiter | None = None,
+        has_other_sign_in: OtherSignIn | None = None,
+    ) -> None:
+        if not callable(getattr(users, "get_user_for_identity", None)):
+            raise TypeError(
+                "Sign-in with external providers needs the user loader's "
+                "get_user_for_identity(session, identity) method; add it to the loader."
+            )
+        self._settings = settings
+        self._db = database
+        self._registry = registry
+        self._users = users
+        self._sessions = sessions
+        self._events = events
+        self._limiter = limiter
+        self._rule = RateLimiter.rule(settings.oidc_rate_limit) if limiter else None
+        self._has_other = has_other_sign_in
+        self._verifier = IdTokenVerifier(registry, leeway=settings.leeway_seconds)
+        self._flows = FlowStore(database)
+        self._links = IdentityStore()
+        self._resolver = IdentityResolver(users=users, store=self._links)
+
+    def redirect_uri(self, provider: str) -> str:
+        """The callback URL registered at *provider*."""
+        base = self._settings.oidc_redirect_base_url or ""
+        return f"{base}{self._settings.route_prefix}/oidc/{provider}/callback"
+
+    async def begin(
+        self,
+        provider: str,
+        *,
+        next: str | None = None,
+        purpose: Purpose = "login",
+        link_user_id: str | None = None,
+        client: ClientInfo | None = None,
+        browser_cookie_value: str | None = None,
+    ) -> FlowStart:
+        """Start a code flow: return the provider's URL and the browser cookie's value.
+
+        Args:
+            provider: The provider's name.
+            next: Where to send the browser afterwards; a same-site relative path.
+            purpose: `"login"`, or `"link"` to add the identity to `link_user_id`
+                (the route must require a fresh session for it).
+            link_user_id: The signed-in user, for `"link"` only.
+            client: The caller, for the rate limit.
+            browser_cookie_value: The browser's current cookie value, reused when well
+                formed so that flows started in two tabs both complete.
+
+        Raises:
+            AuthError: `UNSAFE_REDIRECT` for *next*, `UNKNOWN_PROVIDER`,
+                `PROVIDER_UNAVAILABLE`, `PROVIDER_ERROR`.
+            RateLimitExceededError: too many flows from this address.
+            TokenStoreUnavailableError: the database failed.
+        """
+        config = self._registry.config(provider)
+        if purpose not in ("login", "link") or (purpose == "link") != (link_user_id is not None):
+            raise ValueError("link_user_id is required for purpose 'link', and only for it.")
+        try:
+            next_path = safe_next_path(next)
+        except ValueError as exc:
+            raise AuthError(str(exc), reason=Reason.UNSAFE_REDIRECT) from None
+        await self._limit(client)
+        endpoints = await self._registry.endpoints(provider)
+        browser = browser_cookie_value
+        if browser is None or not _OPAQUE.fullmatch(browser):
+            browser = secrets.token_urlsafe(32)
+        state = secrets.token_urlsafe(32)
+        await self._flows.create(
+            state_hash=_digest(state),
+            browser_hash=_digest(browser),
+            provider=provider,
+            purpose=purpose,
+            link_user_id=link_user_id,
+            next_path=next_path,
+            ttl=timedelta(seconds=self._settings.oidc_flow_ttl_seconds),
+        )
+        url = self._registry.http.authorization_url(
+            config,
+            endpoint=endpoints.authorization_endpoint,
+            redirect_uri=self.redirect_uri(provider),
+            state=state,
+            code_verifier=_derive(browser, state, "pkce"),
+            nonce=_derive(browser, state, "nonce") if config.is_oidc else None,
+        )
+        return FlowStart(redirect_url=url, browser_cookie_value=browser)
+
+    async def complete(
+        self,
+        provider: str,
+        *,
+        code: str | None,
+        state: str | None,
+        browser_cookie_value: str | None,
+        client: ClientInfo,
+        iss: str | None = None,
+    ) -> FlowResult:
+        """Finish a code flow at its callback: a new session, or a new link.
+
+        The state is used up by this call, whatever its outcome.
+
+        Args:
+            provider: The provider's name (from the callback's path).
+            code: The callback's `code`; None when the provider sent an `error`.
+            state: The callback's `state`.
+            browser_cookie_value: The flow cookie's value.
+            client: The caller (recorded on the new session).
+            iss: The callback's `iss` (RFC 9207), when the provider sends one.
+
+        Raises:
+            InvalidTokenError: `INVALID_STATE`, `INVALID_CODE`, `INVALID_NONCE`, or the
+                ID token's reason (`SIGNATURE`, `WRONG_AUDIENCE`, ...);
+                `ExpiredTokenError` for an expired ID token.
+            InvalidCredentialsError: `IDENTITY_REFUSED`, `USER_NOT_FOUND`, `USER_INACTIVE`.
+            AuthError: `IDENTITY_IN_USE`, `UNKNOWN_PROVIDER`, `PROVIDER_UNAVAILABLE`,
+                `PROVIDER_ERROR`.
+            TokenStoreUnavailableError: the database failed.
+        """
+        config = self._registry.config(provider)
+        if not (state and browser_cookie_value and _OPAQUE.fullmatch(state)):
+            raise _bad_state()
+        if not _OPAQUE.fullmatch(browser_cookie_value):
+            raise _bad_state()
+        record = await self._flows.consume(
+            state_hash=_digest(state), browser_hash=_digest(browser_cookie_value), provider=provider
+        )
+        try:
+            endpoints = await self._registry.endpoints(provider)
+            # RFC 9207 §2.4: an `iss` other than this provider's is a mix-up attack.
+            checks_iss = iss is not None or endpoints.issuer_in_response
+            if config.is_oidc and checks_iss and iss != endpoints.issuer:
+                raise InvalidTokenError(
+                    "The callback is from another issuer.", reason=Reason.WRONG_ISSUER
+                )
+            if not code or len(code) > _MAX_CODE:
+                raise InvalidTokenError(
+                    "The provider returned no usable authorization code.",
+                    reason=Reason.INVALID_CODE,
+                )
+            identity, fresh = await self._redeem(
+                provider,
+                endpoints,
+                code,
+                _derive(browser_cookie_value, state, "pkce"),
+                _derive(browser_cookie_value, state, "nonce"),
+            )
+            return await self._finish(record, identity, client, fresh=fresh)
+        except AuthError as exc:
+            self._failed(provider, exc, client)
+            raise
+
+    async def _redeem(
+        self, provider: str, endpoints: Endpoints, code: str, verifier: str, nonce: str
+    ) -> tuple[ExternalIdentity, bool]:
+        config = self._registry.config(provider)
+        http = self._registry.http
+        redeemed = await http.redeem_code(
+            provider,
+            config,
+            token_endpoint=endpoints.token_endpoint,
+            redirect_uri=self.redirect_uri(provider),
+            code=code,
+            code_verifier=verifier,
+        )
+        access_token = str(redeemed["access_token"])
+        if not config.is_oidc:
+            info = await http.userinfo(provider, endpoints.userinfo_endpoint or "", access_token)
+            fields = config.userinfo_fields
+            return from_userinfo(provider, endpoints.issuer, fields, info), False
+        id_token = redeemed.get("id_token")
+        if not isinstance(id_token, str):
+            raise provider_error(provider, "code redemption", "no id_token")
+        claims = await self._verifier.verify(
+            provider, id_token, nonce=nonce, audiences=[config.client_id]
+        )
+        # Providers that conform to OIDC Core §5.4 keep scope claims out of the ID
+        # token of a code flow: read them from userinfo, for the same subject only.
+        if "email" not in claims and endpoints.userinfo_endpoint and "email" in config.scope_list:
+            info = await http.userinfo(provider, endpoints.userinfo_endpoint, access_token)
+            claims = merge_userinfo(provider, claims, info)
+        return from_claims(provider, endpoints.issuer, claims), self._fresh(claims)
+
+    def _fresh(self, claims: Mapping[str, Any]) -> bool:
+        """Fresh only when the provider says the user authenticated just now (`auth_time`)."""
+        auth_time = claims.get("auth_time")
+        if not isinstance(auth_time, int | float) or isinstance(auth_time, bool):
+            return False
+        age = utcnow() - datetime.fromtimestamp(auth_time, UTC)
+        return age <= timedelta(minutes=self._settings.fresh_token_minutes)
+
+    async def _finish(
+        self, record: FlowRecord, identity: ExternalIdentity, client: ClientInfo, *, fresh: bool
+    ) -> FlowResult:
+        if record.purpose == "link" and record.link_user_id is not None:
+            async with self._db.transaction() as db:
+                link, created = await self._resolver.link(db, record.link_user_id, identity)
+            if created:
+                self._linked(link, client)
+            return FlowResult("link", link.user_id, link.info, record.next_path)
+        tokens, link = await self._sign_in(identity, client, fresh=fresh)
+        return FlowResult("login", link.user_id, link.info, record.next_path, tokens)
+
+    async def _sign_in(
+        self,
+        identity: ExternalIdentity,
+        client: ClientInfo,
+        *,
+        fresh: bool,
+        replay_key: tuple[str, datetime] | None = None,
+    ) -> tuple[TokenPair, Link]:
+        async with self._db.transaction() as db:
+            if replay_key is not None and not await self._flows.use_once(db, *replay_key):
+                raise InvalidTokenError(
+                    "This nonce was already exchanged.", reason=Reason.INVALID_NONCE
+                )
+            user, link, created = await self._resolver.sign_in(db, identity)
+            tokens = await self._sessions.start(
+                user, client=client, amr=AMR, fresh=fresh, session=db
+            )
+        if created:
+            self._linked(link, client)
+        self._events.emit(
+            EventName.LOGIN_SUCCEEDED,
+            user_id=link.user_id,
+            session_id=tokens.session_id,
+            client_ip=client.ip_address,
+            user_agent=client.user_agent,
+            extra={"method": "provider", "provider": identity.provider},
+        )
+        return tokens, link
+
+    async def exchange_id_token(
+        self, provider: str, id_token: str, *, nonce: str, client: ClientInfo
+    ) -> TokenPair:
+        """Sign in with an ID token a native app got from a platform sign-in SDK.
+
+        The token is validated as in the code flow; its audience may also be one of the
+        provider's `native_client_ids`; its `nonce` must equal *nonce*, and each
+        nonce is exchanged once (a stolen ID token cannot be replayed).
+
+        Raises:
+            InvalidTokenError: `INVALID_NONCE` or the ID token's reason;
+                `ExpiredTokenError` for an expired one.
+            InvalidCredentialsError: `IDENTITY_REFUSED`, `USER_NOT_FOUND`, `USER_INACTIVE`.
+            AuthError: `UNKNOWN_PROVIDER` (also for a plain OAuth 2.0 provider),
+                `PROVIDER_UNAVAILABLE`, `PROVIDER_ERROR`, `IDENTITY_IN_USE`.
+            RateLimitExceededError: too many exchanges from this address.
+            TokenStoreUnavailableError: the database failed.
+        """
+        config = self._registry.config(provider)
+        if not config.is_oidc:
+            raise AuthError(
+                "This provider does not issue ID tokens.", reason=Reason.UNKNOWN_PROVIDER
+            )
+        if not isinstance(nonce, str) or not _MIN_NONCE <= len(nonce) <= _MAX_NONCE:
+            raise InvalidTokenError(
+                f"The nonce must be {_MIN_NONCE} to {_MAX_NONCE} characters.",
+                reason=Reason.INVALID_NONCE,
+            )
+        await self._limit(client)
+        try:
+            audiences = [config.client_id, *config.native_client_ids]
+            claims = await self._verifier.verify(
+                provider, id_token, nonce=nonce, audiences=audiences
+            )
+            endpoints = await self._registry.endpoints(provider)
+            identity = from_claims(provider, endpoints.issuer, claims)
+            expires = datetime.fromtimestamp(int(claims["exp"]), UTC) + timedelta(
+                seconds=self._settings.leeway_seconds
+            )
+            key = _digest(f"{endpoints.issuer}\x00{nonce}")
+            tokens, _ = await self._sign_in(
+                identity, client, fresh=self._fresh(claims), replay_key=(key, expires)
+            )
+        except AuthError as exc:
+            self._failed(provider, exc, client)
+            raise
+        return tokens
+
+    async def _limit(self, client: ClientInfo | None) -> None:
+        if self._limiter is None or self._rule is None or client is None:
+            return
+        if client.ip_address:
+            await self._limiter.hit(RATE_SPACE, client.ip_address, self._rule)
+
+    def _linked(self, link: Link, client: ClientInfo) -> None:
+        self._events.emit(
+            EventName.IDENTITY_LINKED,
+            user_id=link.user_id,
+            client_ip=client.ip_address,
+            user_agent=client.user_agent,
+            extra={"provider": link.info.provider, "identity_id": link.info.id},
+        )
+
+    def _failed(self, provider: str, exc: AuthError, client: ClientInfo) -> None:
+        self._events.emit(
+            EventName.LOGIN_FAILED,
+            client_ip=client.ip_address,
+            user_agent=client.user_agent,
+            reason=str(exc.reason),
+            extra={"method": "provider", "provider": provider},
+        )
