@@ -15,11 +15,9 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any, Generic
+from datetime import timedelta
+from typing import Generic
 
-from authmanager._core.clock import utcnow
 from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
 from authmanager._core.ratelimit import RateLimiter
@@ -27,29 +25,23 @@ from authmanager._core.settings import AuthSettings
 from authmanager._core.tokens import TokenPair
 from authmanager._core.types import ClientInfo
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
-from authmanager.hooks import EventName
+from authmanager.identities.admission import Admission
 from authmanager.identities.flows import FlowRecord, FlowStore
-from authmanager.identities.idtoken import IdTokenVerifier
-from authmanager.identities.links import IdentityStore, Link
-from authmanager.identities.mapping import from_claims, from_userinfo, merge_userinfo
+from authmanager.identities.links import IdentityStore
 from authmanager.identities.nextpath import safe_next_path
-from authmanager.identities.oauth import provider_error
 from authmanager.identities.protocols import (
     IdentityUserLoader,
     OtherSignIn,
     SessionStarter,
     UserT,
 )
-from authmanager.identities.providers import Endpoints, ProviderRegistry
+from authmanager.identities.providers import ProviderRegistry
+from authmanager.identities.reader import IdentityReader
 from authmanager.identities.resolver import IdentityResolver
 from authmanager.identities.types import ExternalIdentity, FlowResult, FlowStart, Purpose
 
-__all__ = ["AMR", "IdentityService"]
+__all__ = ["IdentityService"]
 
-#: RFC 8176 registers no value for federated sign-in; "fed" is the one in use (Microsoft
-#: Entra ID). The provider's own `amr` is not adopted: a claim of another party must not
-#: satisfy this application's `require_mfa`.
-AMR = ("fed",)
 RATE_SPACE = "identity-ip"
 _OPAQUE = re.compile(r"[A-Za-z0-9_-]{32,128}")
 _MAX_CODE = 2048
@@ -112,10 +104,19 @@ class IdentityService(Generic[UserT]):
         self._limiter = limiter
         self._rule = RateLimiter.rule(settings.oidc_rate_limit) if limiter else None
         self._has_other = has_other_sign_in
-        self._verifier = IdTokenVerifier(registry, leeway=settings.leeway_seconds)
+        self._reader = IdentityReader(
+            registry,
+            leeway=settings.leeway_seconds,
+            fresh_for=timedelta(minutes=settings.fresh_token_minutes),
+        )
         self._flows = FlowStore(database)
-        self._links = IdentityStore()
-        self._resolver = IdentityResolver(users=users, store=self._links)
+        self._admission = Admission(
+            database=database,
+            resolver=IdentityResolver(users=users, store=IdentityStore()),
+            flows=self._flows,
+            sessions=sessions,
+            events=events,
+        )
 
     def redirect_uri(self, provider: str) -> str:
         """The callback URL registered at *provider*."""
@@ -223,108 +224,38 @@ class IdentityService(Generic[UserT]):
         )
         try:
             endpoints = await self._registry.endpoints(provider)
+            if not code or len(code) > _MAX_CODE:
+                raise InvalidTokenError(
+                    "The provider returned no usable authorization code.",
+                    reason=Reason.INVALID_CODE,
+                )
             # RFC 9207 §2.4: an `iss` other than this provider's is a mix-up attack.
             checks_iss = iss is not None or endpoints.issuer_in_response
             if config.is_oidc and checks_iss and iss != endpoints.issuer:
                 raise InvalidTokenError(
                     "The callback is from another issuer.", reason=Reason.WRONG_ISSUER
                 )
-            if not code or len(code) > _MAX_CODE:
-                raise InvalidTokenError(
-                    "The provider returned no usable authorization code.",
-                    reason=Reason.INVALID_CODE,
-                )
-            identity, fresh = await self._redeem(
+            identity, fresh = await self._reader.from_code(
                 provider,
                 endpoints,
-                code,
-                _derive(browser_cookie_value, state, "pkce"),
-                _derive(browser_cookie_value, state, "nonce"),
+                code=code,
+                code_verifier=_derive(browser_cookie_value, state, "pkce"),
+                nonce=_derive(browser_cookie_value, state, "nonce"),
+                redirect_uri=self.redirect_uri(provider),
             )
             return await self._finish(record, identity, client, fresh=fresh)
         except AuthError as exc:
-            self._failed(provider, exc, client)
+            self._admission.failed(provider, exc, client)
             raise
-
-    async def _redeem(
-        self, provider: str, endpoints: Endpoints, code: str, verifier: str, nonce: str
-    ) -> tuple[ExternalIdentity, bool]:
-        config = self._registry.config(provider)
-        http = self._registry.http
-        redeemed = await http.redeem_code(
-            provider,
-            config,
-            token_endpoint=endpoints.token_endpoint,
-            redirect_uri=self.redirect_uri(provider),
-            code=code,
-            code_verifier=verifier,
-        )
-        access_token = str(redeemed["access_token"])
-        if not config.is_oidc:
-            info = await http.userinfo(provider, endpoints.userinfo_endpoint or "", access_token)
-            fields = config.userinfo_fields
-            return from_userinfo(provider, endpoints.issuer, fields, info), False
-        id_token = redeemed.get("id_token")
-        if not isinstance(id_token, str):
-            raise provider_error(provider, "code redemption", "no id_token")
-        claims = await self._verifier.verify(
-            provider, id_token, nonce=nonce, audiences=[config.client_id]
-        )
-        # Providers that conform to OIDC Core §5.4 keep scope claims out of the ID
-        # token of a code flow: read them from userinfo, for the same subject only.
-        if "email" not in claims and endpoints.userinfo_endpoint and "email" in config.scope_list:
-            info = await http.userinfo(provider, endpoints.userinfo_endpoint, access_token)
-            claims = merge_userinfo(provider, claims, info)
-        return from_claims(provider, endpoints.issuer, claims), self._fresh(claims)
-
-    def _fresh(self, claims: Mapping[str, Any]) -> bool:
-        """Fresh only when the provider says the user authenticated just now (`auth_time`)."""
-        auth_time = claims.get("auth_time")
-        if not isinstance(auth_time, int | float) or isinstance(auth_time, bool):
-            return False
-        age = utcnow() - datetime.fromtimestamp(auth_time, UTC)
-        return age <= timedelta(minutes=self._settings.fresh_token_minutes)
 
     async def _finish(
         self, record: FlowRecord, identity: ExternalIdentity, client: ClientInfo, *, fresh: bool
     ) -> FlowResult:
         if record.purpose == "link" and record.link_user_id is not None:
-            async with self._db.transaction() as db:
-                link, created = await self._resolver.link(db, record.link_user_id, identity)
-            if created:
-                self._linked(link, client)
+            link = await self._admission.link(record.link_user_id, identity, client)
             return FlowResult("link", link.user_id, link.info, record.next_path)
-        tokens, link = await self._sign_in(identity, client, fresh=fresh)
+        tokens, link = await self._admission.sign_in(identity, client, fresh=fresh)
         return FlowResult("login", link.user_id, link.info, record.next_path, tokens)
-
-    async def _sign_in(
-        self,
-        identity: ExternalIdentity,
-        client: ClientInfo,
-        *,
-        fresh: bool,
-        replay_key: tuple[str, datetime] | None = None,
-    ) -> tuple[TokenPair, Link]:
-        async with self._db.transaction() as db:
-            if replay_key is not None and not await self._flows.use_once(db, *replay_key):
-                raise InvalidTokenError(
-                    "This nonce was already exchanged.", reason=Reason.INVALID_NONCE
-                )
-            user, link, created = await self._resolver.sign_in(db, identity)
-            tokens = await self._sessions.start(
-                user, client=client, amr=AMR, fresh=fresh, session=db
-            )
-        if created:
-            self._linked(link, client)
-        self._events.emit(
-            EventName.LOGIN_SUCCEEDED,
-            user_id=link.user_id,
-            session_id=tokens.session_id,
-            client_ip=client.ip_address,
-            user_agent=client.user_agent,
-            extra={"method": "provider", "provider": identity.provider},
-        )
-        return tokens, link
 
     async def exchange_id_token(
         self, provider: str, id_token: str, *, nonce: str, client: ClientInfo
@@ -356,44 +287,28 @@ class IdentityService(Generic[UserT]):
             )
         await self._limit(client)
         try:
-            audiences = [config.client_id, *config.native_client_ids]
-            claims = await self._verifier.verify(
-                provider, id_token, nonce=nonce, audiences=audiences
+            identity, fresh, expires = await self._reader.from_id_token(
+                provider, id_token, nonce=nonce
             )
-            endpoints = await self._registry.endpoints(provider)
-            identity = from_claims(provider, endpoints.issuer, claims)
-            expires = datetime.fromtimestamp(int(claims["exp"]), UTC) + timedelta(
-                seconds=self._settings.leeway_seconds
-            )
-            key = _digest(f"{endpoints.issuer}\x00{nonce}")
-            tokens, _ = await self._sign_in(
-                identity, client, fresh=self._fresh(claims), replay_key=(key, expires)
+            key = _digest(f"{identity.issuer}\x00{nonce}")
+            tokens, _ = await self._admission.sign_in(
+                identity, client, fresh=fresh, replay_key=(key, expires)
             )
         except AuthError as exc:
-            self._failed(provider, exc, client)
+            self._admission.failed(provider, exc, client)
             raise
         return tokens
+
+    async def purge_expired(self) -> int:
+        """Delete expired flows and exchanged nonces; return how many rows went.
+
+        Raises:
+            TokenStoreUnavailableError: the database failed.
+        """
+        return await self._flows.purge_expired()
 
     async def _limit(self, client: ClientInfo | None) -> None:
         if self._limiter is None or self._rule is None or client is None:
             return
         if client.ip_address:
             await self._limiter.hit(RATE_SPACE, client.ip_address, self._rule)
-
-    def _linked(self, link: Link, client: ClientInfo) -> None:
-        self._events.emit(
-            EventName.IDENTITY_LINKED,
-            user_id=link.user_id,
-            client_ip=client.ip_address,
-            user_agent=client.user_agent,
-            extra={"provider": link.info.provider, "identity_id": link.info.id},
-        )
-
-    def _failed(self, provider: str, exc: AuthError, client: ClientInfo) -> None:
-        self._events.emit(
-            EventName.LOGIN_FAILED,
-            client_ip=client.ip_address,
-            user_agent=client.user_agent,
-            reason=str(exc.reason),
-            extra={"method": "provider", "provider": provider},
-        )

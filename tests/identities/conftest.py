@@ -1,0 +1,194 @@
+"""Fixtures: the real OpenID provider (node, session-scoped), the services under test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from authmanager import AuthManager
+from authmanager._core.database import Database
+from authmanager._core.events import HookDispatcher
+from authmanager._core.ratelimit import RateLimiter
+from authmanager.identities import IdentityLinks
+from authmanager.identities.oauth import ProviderHttp
+from authmanager.identities.providers import ProviderRegistry
+from authmanager.identities.service import IdentityService
+from authmanager.testing import CapturingHook, test_settings
+from tests.identities.support import APP_BASE, IdBase, ManagerSessions, Member, Members
+
+ROOT = Path(__file__).resolve().parents[2]
+PROVIDER_DIR = ROOT / "tests" / "oidc" / "provider"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer() -> Iterator[str]:
+    """Start panva's oidc-provider (`tests/oidc/provider`) on loopback; yield its issuer."""
+    if shutil.which("node") is None:
+        if os.environ.get("CI") == "true":
+            raise pytest.UsageError("CI=true but Node.js is missing: run .ci/oidc.sh.")
+        pytest.skip("Node.js is not installed (run .ci/oidc.sh)")
+    if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
+        subprocess.run(["bash", str(ROOT / ".ci" / "oidc.sh")], check=True)
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "APP_BASE": f"{APP_BASE}/auth"}
+    process = subprocess.Popen(
+        ["node", "provider.mjs"],
+        cwd=PROVIDER_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    issuer = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{issuer}/.well-known/openid-configuration").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise RuntimeError(f"the test OpenID provider did not start: {output}")
+            time.sleep(0.1)
+        yield issuer
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+def providers_for(issuer: str) -> dict[str, Any]:
+    """The provider configurations the tests use, all on the test provider."""
+    return {
+        "test": {"issuer": issuer, "client_id": "web", "client_secret": "web-secret"},
+        "basic": {
+            "issuer": issuer,
+            "client_id": "basic",
+            "client_secret": "basic-secret",
+            "token_endpoint_auth_method": "client_secret_post",
+        },
+        "short": {"issuer": issuer, "client_id": "short", "client_secret": "short-secret"},
+        "native": {
+            "issuer": issuer,
+            "client_id": "web",
+            "client_secret": "web-secret",
+            "native_client_ids": ["native"],
+        },
+        # A GitHub-style plain OAuth 2.0 configuration on the same provider's endpoints.
+        "plain": {
+            "authorization_endpoint": f"{issuer}/auth",
+            "token_endpoint": f"{issuer}/token",
+            "userinfo_endpoint": f"{issuer}/me",
+            "client_id": "web",
+            "client_secret": "web-secret",
+            "scopes": ["openid", "email", "profile"],
+            "userinfo_fields": {"subject": "sub", "email": "email", "name": "name"},
+        },
+    }
+
+
+@pytest.fixture
+async def member_tables(engine: AsyncEngine) -> AsyncIterator[None]:
+    async with engine.begin() as conn:
+        await conn.run_sync(IdBase.metadata.create_all)
+    yield
+    async with engine.begin() as conn:
+        await conn.execute(delete(Member))
+
+
+class Stack:
+    """The identity services over one test database, with what the tests inspect."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        providers: dict[str, Any],
+        has_other_sign_in: Any = None,
+        **overrides: Any,
+    ) -> None:
+        values: dict[str, Any] = {
+            "oidc_providers": providers,
+            "oidc_redirect_base_url": APP_BASE,
+            "oidc_timeout_seconds": 2.0,
+        }
+        values.update(overrides)
+        self.settings = test_settings(**values)
+        self.events = CapturingHook()
+        self.users = Members()
+        self.sessions = session_factory
+        self.manager: AuthManager[Member] = AuthManager(
+            settings=self.settings,
+            session_factory=session_factory,
+            user_loader=self.users,
+            hooks=[self.events],
+        )
+        self.database = Database(session_factory)
+        self.dispatcher = HookDispatcher([self.events], timeout=2.0)
+        self.registry = ProviderRegistry(
+            self.settings.oidc_providers,
+            http=ProviderHttp(timeout=self.settings.oidc_timeout_seconds),
+            cache_seconds=self.settings.oidc_metadata_ttl_seconds,
+        )
+        self.service: IdentityService[Member] = IdentityService(
+            settings=self.settings,
+            database=self.database,
+            registry=self.registry,
+            users=self.users,
+            sessions=ManagerSessions(self.manager),
+            events=self.dispatcher,
+            limiter=RateLimiter(self.settings.rate_limit_storage_url),
+            has_other_sign_in=has_other_sign_in,
+        )
+        self.links: IdentityLinks[Member] = IdentityLinks(
+            database=self.database,
+            users=self.users,
+            events=self.dispatcher,
+            has_other_sign_in=has_other_sign_in,
+        )
+
+    async def drain(self) -> None:
+        await self.dispatcher.drain()
+        await self.manager.drain_events()
+
+
+MakeStack = Callable[..., Stack]
+
+
+@pytest.fixture
+def make_stack(session_factory: async_sessionmaker[AsyncSession], member_tables: None) -> MakeStack:
+    """Build the identity services; keyword arguments override settings."""
+
+    def factory(*, providers: dict[str, Any] | None = None, **overrides: Any) -> Stack:
+        return Stack(session_factory=session_factory, providers=providers or {}, **overrides)
+
+    return factory
+
+
+@pytest.fixture
+def stack(make_stack: MakeStack, oidc_issuer: str) -> Stack:
+    """The services with every test provider configured."""
+    return make_stack(providers=providers_for(oidc_issuer))
