@@ -58,24 +58,29 @@ async def test_first_sign_in_creates_account_link_and_session(stack: Stack) -> N
     """alice's first sign-in: the loader creates her account, the library links it."""
     result = await sign_in(stack, next="/welcome?tab=1")
 
-    assert result.purpose == "login" and result.next == "/welcome?tab=1"
+    assert result.purpose == "login"
+    assert result.next == "/welcome?tab=1"
     assert result.tokens is not None
     payload = await stack.manager.verify_token(result.tokens.access_token)
     assert payload.sub == result.user_id
     assert payload["amr"] == ["fed"]
     async with stack.sessions() as session:
         (member,) = await members(session)
-    assert member.email == "alice@example.com" and member.is_verified is True
+    assert member.email == "alice@example.com"
+    assert member.is_verified is True
     assert member.hashed_password is None
     assert result.identity.issuer == stack.settings.oidc_providers["test"].issuer
-    assert result.identity.subject == "alice" and result.identity.provider == "test"
+    assert result.identity.subject == "alice"
+    assert result.identity.provider == "test"
     (seen,) = stack.users.seen
-    assert seen.email_verified is True and seen.name == "Alice Liddell"
+    assert seen.email_verified is True
+    assert seen.name == "Alice Liddell"
     assert seen.claims["aud"] == "web"
     assert await count(stack, oidc_flows) == 0
     await stack.drain()
     linked = stack.events.last("identity.linked")
-    assert linked.user_id == result.user_id and linked.extra["provider"] == "test"
+    assert linked.user_id == result.user_id
+    assert linked.extra["provider"] == "test"
     succeeded = stack.events.last("login.succeeded")
     assert succeeded.session_id == result.tokens.session_id
     assert succeeded.client_ip == CLIENT.ip_address
@@ -86,7 +91,8 @@ async def test_second_sign_in_uses_link_without_loader(stack: Stack) -> None:
     first = await sign_in(stack)
     second = await sign_in(stack)
 
-    assert second.user_id == first.user_id and second.identity.id == first.identity.id
+    assert second.user_id == first.user_id
+    assert second.identity.id == first.identity.id
     assert second.identity.last_used_at >= first.identity.last_used_at
     assert len(stack.users.seen) == 1
     assert await count(stack, identities) == 1
@@ -105,14 +111,16 @@ async def test_fresh_session_when_provider_authenticated_just_now(stack: Stack) 
 async def test_client_secret_post_provider(stack: Stack) -> None:
     """A provider configured with client_secret_post redeems codes too."""
     result = await sign_in(stack, "basic", login="bob")
-    assert result.tokens is not None and result.identity.subject == "bob"
+    assert result.tokens is not None
+    assert result.identity.subject == "bob"
 
 
 async def test_email_from_userinfo_when_id_token_has_none(stack: Stack) -> None:
     """carol's ID token has no email (OIDC Core §5.4): it is read from userinfo, same sub."""
     result = await sign_in(stack, login="carol")
     (seen,) = stack.users.seen
-    assert seen.email == "carol@example.com" and seen.email_verified is True
+    assert seen.email == "carol@example.com"
+    assert seen.email_verified is True
     assert result.identity.email == "carol@example.com"
 
 
@@ -120,12 +128,14 @@ async def test_plain_oauth2_provider_reads_userinfo(stack: Stack, oidc_issuer: s
     """A GitHub-style provider (explicit endpoints, userinfo mapping) signs in."""
     result = await sign_in(stack, "plain", login="bob")
     (seen,) = stack.users.seen
-    assert seen.issuer == oidc_issuer and seen.subject == "bob"
+    assert seen.issuer == oidc_issuer
+    assert seen.subject == "bob"
     assert seen.email == "bob@example.com"
     assert seen.email_verified is False  # no email_verified field configured
     assert result.tokens is not None
     payload = await stack.manager.verify_token(result.tokens.access_token)
-    assert payload["amr"] == ["fed"] and payload.get("fresh") is None
+    assert payload["amr"] == ["fed"]
+    assert payload.get("fresh") is None
 
 
 async def test_authorization_url_uses_pkce_s256_state_and_nonce(stack: Stack) -> None:
@@ -134,13 +144,15 @@ async def test_authorization_url_uses_pkce_s256_state_and_nonce(stack: Stack) ->
     query = parse_qs(urlsplit(start.redirect_url).query)
     assert query["code_challenge_method"] == ["S256"]
     assert len(query["code_challenge"][0]) == 43
-    assert len(query["state"][0]) >= 43 and len(query["nonce"][0]) == 43
+    assert len(query["state"][0]) >= 43
+    assert len(query["nonce"][0]) == 43
     assert query["redirect_uri"] == ["https://app.test/auth/oidc/test/callback"]
     assert query["scope"] == ["openid email profile"]
     assert start.browser_cookie_value not in start.redirect_url
     async with stack.sessions() as session:
         row = (await session.execute(select(oidc_flows))).one()
-    assert query["state"][0] not in row and start.browser_cookie_value not in row
+    assert query["state"][0] not in row
+    assert start.browser_cookie_value not in row
 
 
 async def test_tampered_state_is_refused_and_changes_nothing(stack: Stack) -> None:
@@ -159,7 +171,8 @@ async def test_tampered_state_is_refused_and_changes_nothing(stack: Stack) -> No
             iss=callback.iss,
         )
     assert caught.value.reason == Reason.INVALID_STATE
-    assert await count(stack, identities) == 0 and await count(stack, oidc_flows) == 1
+    assert await count(stack, identities) == 0
+    assert await count(stack, oidc_flows) == 1
 
 
 async def test_callback_in_another_browser_is_refused(stack: Stack) -> None:
@@ -224,7 +237,8 @@ async def test_replayed_code_is_refused_by_provider(stack: Stack) -> None:
             iss=callback.iss,
         )
     assert caught.value.reason == Reason.INVALID_CODE
-    assert await count(stack, identities) == 1 and await count(stack, oidc_flows) == 0
+    assert await count(stack, identities) == 1
+    assert await count(stack, oidc_flows) == 0
     await stack.drain()
     assert stack.events.last("login.failed").reason == "invalid_code"
 
@@ -354,7 +368,8 @@ async def test_unverified_email_may_create_a_new_account(stack: Stack) -> None:
     result = await sign_in(stack, login="bob")
     async with stack.sessions() as session:
         (member,) = await members(session)
-    assert result.user_id == str(member.id) and member.is_verified is False
+    assert result.user_id == str(member.id)
+    assert member.is_verified is False
 
 
 async def test_inactive_linked_user_is_refused(stack: Stack) -> None:
@@ -382,8 +397,11 @@ async def test_link_flow_adds_identity_to_signed_in_user(stack: Stack) -> None:
         client=CLIENT,
         iss=callback.iss,
     )
-    assert result.purpose == "link" and result.tokens is None and result.next == "/settings"
-    assert result.user_id == str(member.id) and result.identity.subject == "bob"
+    assert result.purpose == "link"
+    assert result.tokens is None
+    assert result.next == "/settings"
+    assert result.user_id == str(member.id)
+    assert result.identity.subject == "bob"
     assert stack.users.seen == []
     again = await sign_in(stack, login="bob")
     assert again.user_id == str(member.id)
@@ -452,4 +470,5 @@ async def test_no_secret_in_logs_or_events(stack: Stack, caplog: pytest.LogCaptu
     ]
     text = caplog.text + repr([e.as_dict() for e in stack.events.events]) + repr(result)
     for secret in secrets:
-        assert secret and secret not in text
+        assert secret
+        assert secret not in text
