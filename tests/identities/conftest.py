@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -25,6 +26,7 @@ from authmanager.identities.oauth import ProviderHttp
 from authmanager.identities.providers import ProviderRegistry
 from authmanager.identities.service import IdentityService
 from authmanager.testing import CapturingHook, test_settings
+from tests.identities.fake_provider import FakeState, new_key, serve
 from tests.identities.support import APP_BASE, IdBase, ManagerSessions, Member, Members
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,3 +194,83 @@ def make_stack(session_factory: async_sessionmaker[AsyncSession], member_tables:
 def stack(make_stack: MakeStack, oidc_issuer: str) -> Stack:
     """The services with every test provider configured."""
     return make_stack(providers=providers_for(oidc_issuer))
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeState]:
+    """The misbehaving provider of `fake_provider.py`, for the whole session."""
+    yield from serve(FakeState(), free_port())
+
+
+@pytest.fixture(scope="session")
+def fake_key() -> tuple[Any, dict[str, Any]]:
+    """The fake provider's signing key (RSA generation is slow: once per session)."""
+    return new_key("key-1")
+
+
+@pytest.fixture
+def fake(fake_server: FakeState, fake_key: tuple[Any, dict[str, Any]]) -> Iterator[Fake]:
+    """The fake provider, serving its signing key, reset after the test."""
+    key, public = fake_key
+    fake_server.jwks = [public]
+    fake_server.jwks_hits = 0
+    fake_server.id_token = None
+    fake_server.token_answer = None
+    yield Fake(fake_server, key)
+    fake_server.jwks = []
+    fake_server.id_token = None
+    fake_server.token_answer = None
+
+
+class Fake:
+    """The fake provider's state and the key it signs ID tokens with."""
+
+    TENANTS = (
+        "good",
+        "slow",
+        "down",
+        "garbage",
+        "list",
+        "mismatch",
+        "badkeys",
+        "tokenslow",
+        "tokendown",
+        "tokengarbage",
+        "tokenrefused",
+    )
+
+    def __init__(self, state: FakeState, key: Any) -> None:
+        self.state = state
+        self.key = key
+
+    def providers(self) -> dict[str, Any]:
+        return {
+            tenant: {
+                "issuer": self.state.issuer(tenant),
+                "client_id": "client",
+                "client_secret": "client-secret",
+            }
+            for tenant in self.TENANTS
+        }
+
+    def claims(self, nonce: str, **overrides: Any) -> dict[str, Any]:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.state.issuer("good"),
+            "sub": "fake-user",
+            "aud": "client",
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+            "email": "fake@example.com",
+            "email_verified": True,
+        }
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def sign(
+        self, claims: dict[str, Any], *, key: Any = None, kid: str = "key-1", **headers: Any
+    ) -> str:
+        return jwt.encode(
+            claims, key or self.key, algorithm="RS256", headers={"kid": kid, **headers}
+        )
