@@ -210,6 +210,32 @@ async def test_state_works_once(stack: Stack) -> None:
     assert caught.value.reason == Reason.INVALID_STATE
 
 
+async def test_concurrent_callbacks_with_one_state_sign_in_once(stack: Stack) -> None:
+    """The callback raced twice (a double click): exactly one session, one link."""
+    import asyncio
+
+    start = await stack.service.begin("test", client=CLIENT)
+    callback = await sign_in_at_provider(start.redirect_url)
+    args = {
+        "code": callback.code,
+        "state": callback.state,
+        "browser_cookie_value": start.browser_cookie_value,
+        "client": CLIENT,
+        "iss": callback.iss,
+    }
+    results = await asyncio.gather(
+        stack.service.complete("test", **args),
+        stack.service.complete("test", **args),
+        return_exceptions=True,
+    )
+    won = [r for r in results if isinstance(r, FlowResult)]
+    lost = [r for r in results if isinstance(r, InvalidTokenError)]
+    assert len(won) == 1
+    assert len(lost) == 1
+    assert lost[0].reason == Reason.INVALID_STATE
+    assert await count(stack, identities) == 1
+
+
 async def test_replayed_code_is_refused_by_provider(stack: Stack) -> None:
     """A used code in a new flow of the same browser: the provider refuses it."""
     first = await stack.service.begin("test", client=CLIENT)

@@ -142,7 +142,7 @@ class IdentitySettings(BaseSettings):
             "External identity providers, a JSON object: name → `{issuer}` (OpenID Connect "
             "discovery) or `{authorization_endpoint, token_endpoint, userinfo_endpoint, "
             "userinfo_fields}` (plain OAuth 2.0), with `client_id`, `client_secret`, "
-            "`scopes`. See the external providers guide."
+            "`scopes`, `token_endpoint_auth_method` and `native_client_ids`."
         ),
     )
     oidc_redirect_base_url: str | None = Field(
