@@ -31,7 +31,6 @@ from authmanager.identities.links import IdentityStore
 from authmanager.identities.nextpath import safe_next_path
 from authmanager.identities.protocols import (
     IdentityUserLoader,
-    OtherSignIn,
     SessionStarter,
     UserT,
 )
@@ -74,8 +73,6 @@ class IdentityService(Generic[UserT]):
         sessions: Starts a login session with an `amr` (the manager's).
         events: The hook dispatcher.
         limiter: Counts flows started and ID tokens exchanged per client IP.
-        has_other_sign_in: Whether a user keeps a way to sign in without identities and
-            password (passkeys); None when there is none.
     """
 
     def __init__(
@@ -88,7 +85,6 @@ class IdentityService(Generic[UserT]):
         sessions: SessionStarter[UserT],
         events: HookDispatcher,
         limiter: RateLimiter | None = None,
-        has_other_sign_in: OtherSignIn | None = None,
     ) -> None:
         if not callable(getattr(users, "get_user_for_identity", None)):
             raise TypeError(
@@ -96,14 +92,9 @@ class IdentityService(Generic[UserT]):
                 "get_user_for_identity(session, identity) method; add it to the loader."
             )
         self._settings = settings
-        self._db = database
         self._registry = registry
-        self._users = users
-        self._sessions = sessions
-        self._events = events
         self._limiter = limiter
         self._rule = RateLimiter.rule(settings.oidc_rate_limit) if limiter else None
-        self._has_other = has_other_sign_in
         self._reader = IdentityReader(
             registry,
             leeway=settings.leeway_seconds,
