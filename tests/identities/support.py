@@ -80,7 +80,7 @@ class ManagerSessions:
         session: AsyncSession | None = None,
     ) -> TokenPair:
         return await self.manager.create_token_pair(
-            {"sub": str(user.id), "amr": list(amr)}, client=client, fresh=fresh, session=session
+            {"sub": str(user.id)}, client=client, fresh=fresh, amr=amr, session=session
         )
 
 
