@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fastapi import APIRouter
 from sqlalchemy import MetaData
@@ -19,12 +19,13 @@ from authmanager._core.issuer import Issuer
 from authmanager._core.keys import KeyRing
 from authmanager._core.models import metadata
 from authmanager._core.passwords import PasswordHasher
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.ratelimit import LoginLimiter, RateLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager._core.sqlite import configure_sqlite
 from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenCodec, TokenPayload
 from authmanager._core.types import ClientInfo
+from authmanager._facade.identities import IdentityMethods
 from authmanager._facade.passwords import PasswordMethods
 from authmanager._facade.sessions import SessionMethods
 from authmanager._facade.tokens import TokenMethods
@@ -38,11 +39,17 @@ from authmanager._services.stepup import StepUpService
 from authmanager._services.verifier import Verifier
 from authmanager._web.dependencies import Dependencies, PayloadDependency
 from authmanager._web.router import add_jwks_route, new_router
+from authmanager._web.routes.identities import add_identity_routes
 from authmanager._web.routes.sessions import add_session_routes
 from authmanager._web.routes.tokens import add_token_routes
 from authmanager._web.websocket import build_websocket_user
 from authmanager.hooks import Hook
+from authmanager.identities import IdentityLinks
+from authmanager.identities.flows import FlowStore
 from authmanager.loaders import UserLoader
+
+if TYPE_CHECKING:  # the oidc extra: imported only when providers are configured
+    from authmanager.identities.service import IdentityService
 
 __all__ = ["AuthManager"]
 
@@ -51,7 +58,11 @@ _NO_CLIENT = ClientInfo()
 
 
 class AuthManager(
-    PasswordMethods[UserT], TokenMethods[UserT], SessionMethods[UserT], Generic[UserT]
+    PasswordMethods[UserT],
+    TokenMethods[UserT],
+    SessionMethods[UserT],
+    IdentityMethods[UserT],
+    Generic[UserT],
 ):
     """Stateful JWT authentication for one FastAPI application (or audience).
 
@@ -68,8 +79,10 @@ class AuthManager(
         hooks: Callables that receive every `AuthEvent` (audit log, metrics).
 
     Raises:
-        TypeError: The user loader lacks `get_user` or `get_user_by_login` coroutines.
+        TypeError: The user loader lacks `get_user` or `get_user_by_login` coroutines,
+            or `AUTH_OIDC_PROVIDERS` is set and it lacks `get_user_for_identity`.
         ValueError: The keys in the settings cannot be loaded.
+        ImportError: `AUTH_OIDC_PROVIDERS` is set without the `oidc` extra.
 
     Example:
         ```python
@@ -163,6 +176,28 @@ class AuthManager(
             database=database,
             events=self._events,
         )
+        # Sign-in with external providers: links always, the provider flows when configured.
+        self._identity_flows = FlowStore(database)
+        self._identity_links: IdentityLinks[Any] = IdentityLinks(
+            database=database,
+            users=user_loader,  # type: ignore[arg-type]
+            events=self._events,
+            has_other_sign_in=_has_passkey,
+        )
+        self._identity_limiter: RateLimiter | None = None
+        self._identities: IdentityService[Any] | None = None
+        if settings.oidc_providers:
+            from authmanager.identities.factory import build_identity_service
+
+            self._identity_limiter = RateLimiter(settings.rate_limit_storage_url)
+            self._identities = build_identity_service(
+                settings=settings,
+                database=database,
+                users=user_loader,
+                sessions=self._sessions,
+                events=self._events,
+                limiter=self._identity_limiter,
+            )
         # HTTP.
         deps: Dependencies[UserT] = Dependencies(
             settings=settings,
@@ -203,6 +238,14 @@ class AuthManager(
         add_session_routes(
             self.router, deps=deps, sessions=self._sessions, revocations=self._revocations
         )
+        add_identity_routes(
+            self.router,
+            settings=settings,
+            deps=deps,
+            binder=binder,
+            links=self._identity_links,
+            service=self._identities,
+        )
         if not self._keys.symmetric:
             add_jwks_route(self.router, self._keys.jwks)
 
@@ -215,6 +258,15 @@ class AuthManager(
     def metadata(self) -> MetaData:
         """The token tables' `MetaData` (also `authmanager.metadata`)."""
         return metadata
+
+
+async def _has_passkey(user_id: str) -> bool:
+    """SEAM (issue 16): whether the user can sign in with a passkey.
+
+    Unlinking refuses to take a user's last way to sign in; a passkey is one. Wire the
+    MFA capability's "user has a passkey" here once `authmanager.mfa` is in the manager.
+    """
+    return False
 
 
 def _check_loader(loader: object) -> None:

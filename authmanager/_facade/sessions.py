@@ -7,12 +7,13 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._core.events import HookDispatcher
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.ratelimit import LoginLimiter, RateLimiter
 from authmanager._core.statecache import StateCache
 from authmanager._core.store import TokenStore
 from authmanager._core.types import SessionInfo
 from authmanager._services.revocation import RevocationService
 from authmanager._services.sessions import SessionService
+from authmanager.identities.flows import FlowStore
 
 __all__ = ["SessionMethods"]
 
@@ -29,6 +30,8 @@ class SessionMethods(Generic[UserT]):
     _events: HookDispatcher
     _limiter: LoginLimiter
     _state_cache: StateCache | None
+    _identity_flows: FlowStore
+    _identity_limiter: RateLimiter | None
 
     async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
         """Make *token* stop working at once; return whether it was live.
@@ -84,10 +87,14 @@ class SessionMethods(Generic[UserT]):
     async def purge_expired(self, *, session: AsyncSession | None = None) -> int:
         """Delete the rows of tokens past expiry (and of sessions left empty); return the count.
 
+        Provider sign-ins never completed and native nonces past their ID token's
+        expiry are deleted too, and counted.
+
         Raises:
             TokenStoreUnavailableError: nothing was deleted.
         """
-        return await self._revocations.purge_expired(session)
+        count = await self._revocations.purge_expired(session)
+        return count + await self._identity_flows.purge_expired(session)
 
     async def invalidate_state_cache(self) -> None:
         """Make every process, on every host, drop its cached token states (else no-op).
@@ -131,7 +138,7 @@ class SessionMethods(Generic[UserT]):
         await self._events.drain()
 
     async def reset_rate_limits(self) -> None:
-        """Forget every failed login and refresh counted so far (tests, administrators).
+        """Forget every failed login, refresh and provider sign-in counted so far (tests, admins).
 
         With a Redis storage this clears the counts of every manager on that Redis
         database.
@@ -140,3 +147,5 @@ class SessionMethods(Generic[UserT]):
             TokenStoreUnavailableError: the rate-limit storage could not be reached.
         """
         await self._limiter.reset()
+        if self._identity_limiter is not None:
+            await self._identity_limiter.reset()

@@ -135,14 +135,16 @@ class FlowStore:
         result = await db.execute(stmt)
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def purge_expired(self) -> int:
-        """Delete expired flows and replay records; return how many rows went.
+    async def purge_expired(self, session: AsyncSession | None = None) -> int:
+        """Delete expired flows and replay records (in *session*'s transaction, if given).
+
+        Returns how many rows went.
 
         Raises:
             TokenStoreUnavailableError: the database failed.
         """
         now = utcnow()
-        async with self._db.transaction() as db:
+        async with self._db.transaction(session) as db:
             flows = await db.execute(delete(oidc_flows).where(oidc_flows.c.expires_at < now))
             replays = await db.execute(
                 delete(identity_replays).where(identity_replays.c.expires_at < now)
