@@ -28,6 +28,7 @@ from authmanager.identities.service import IdentityService
 from authmanager.testing import CapturingHook, test_settings
 from tests.identities.fake_provider import FakeState, new_key, serve
 from tests.identities.support import APP_BASE, IdBase, ManagerSessions, Member, Members
+from tests.identities.web import Web
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_DIR = ROOT / "tests" / "oidc" / "provider"
@@ -196,6 +197,32 @@ def make_stack(session_factory: async_sessionmaker[AsyncSession], member_tables:
 def stack(make_stack: MakeStack, oidc_issuer: str) -> Stack:
     """The services with every test provider configured."""
     return make_stack(providers=providers_for(oidc_issuer))
+
+
+MakeWeb = Callable[..., Web]
+
+
+@pytest.fixture
+async def make_web(
+    session_factory: async_sessionmaker[AsyncSession], member_tables: None
+) -> AsyncIterator[MakeWeb]:
+    """Build a manager's app and browser-like clients; keyword arguments override settings."""
+    made: list[Web] = []
+
+    def factory(*, providers: dict[str, Any] | None = None, **settings: Any) -> Web:
+        web = Web(session_factory=session_factory, oidc_providers=providers or {}, **settings)
+        made.append(web)
+        return web
+
+    yield factory
+    for web in made:
+        await web.aclose()
+
+
+@pytest.fixture
+def web(make_web: MakeWeb, oidc_issuer: str) -> Web:
+    """The app with every test provider configured."""
+    return make_web(providers=providers_for(oidc_issuer))
 
 
 @pytest.fixture(scope="session")
