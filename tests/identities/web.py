@@ -140,7 +140,9 @@ class Web:
     # --- what is stored --------------------------------------------------------------
     async def count(self, table: Any) -> int:
         async with self.sessions() as session:
-            return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
+            return int(
+                (await session.execute(select(func.count()).select_from(table))).scalar_one()
+            )
 
     async def stored(self) -> dict[str, int]:
         """Rows of links, flows, native nonces and users: what a refusal must not change."""
