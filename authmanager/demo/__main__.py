@@ -49,9 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     from authmanager.demo.app import DEMO_EMAIL, create_app
 
     password = args.password or secrets.token_urlsafe(12)
+    base = f"http://{args.host}:{args.port}"
+    if os.environ.get("AUTH_OIDC_PROVIDERS") and "AUTH_OIDC_REDIRECT_BASE_URL" not in os.environ:
+        # The providers send the browser back to this demo's own callback.
+        os.environ["AUTH_OIDC_REDIRECT_BASE_URL"] = base
     app = create_app(_db_url(args.db), password=password)
     settings = app.state.auth.settings
-    base = f"http://{args.host}:{args.port}"
     lines = [
         "authmanager demo",
         f"  database:  {_db_url(args.db)}",
@@ -60,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         f"  Swagger:   {base}/docs  (Authorize with the login above)",
         f"  test page: {base}/",
     ]
+    for name in settings.oidc_providers:
+        lines.append(
+            f"  provider:  {name} (register the callback "
+            f"{settings.oidc_redirect_base_url}{settings.route_prefix}/oidc/{name}/callback)"
+        )
     if not settings.cookie_secure:
         lines.append(
             "  note: cookies are not marked Secure because the demo serves plain http "

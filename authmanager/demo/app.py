@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from authmanager import AuthManager, AuthSettings, SQLAlchemyUserLoader, install_exception_handlers
+from authmanager import AuthManager, AuthSettings, install_exception_handlers
+from authmanager.demo.identities import DemoUsers, provider_buttons
 
 __all__ = ["DEMO_EMAIL", "DemoUser", "create_app", "demo_settings"]
 
@@ -35,13 +36,16 @@ class Base(DeclarativeBase):
 
 
 class DemoUser(Base):
-    """A minimal user: an email to log in with, a password hash, an active flag."""
+    """A minimal user: an email to log in with, a password hash, an active flag.
+
+    An account made by a provider sign-in has no password (`hashed_password` None).
+    """
 
     __tablename__ = "demo_users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    hashed_password: Mapped[str] = mapped_column(String(255))
+    hashed_password: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -100,7 +104,7 @@ def create_app(
     auth: AuthManager[DemoUser] = AuthManager(
         settings=settings or demo_settings(),
         session_factory=factory,
-        user_loader=SQLAlchemyUserLoader(DemoUser, login_field="email"),
+        user_loader=DemoUsers(DemoUser, login_field="email"),
     )
     demo_password = password or secrets.token_urlsafe(12)
 
@@ -130,6 +134,7 @@ def create_app(
 
     html = files("authmanager.demo").joinpath("page.html").read_text(encoding="utf-8")
     html = html.replace("{{PREFIX}}", auth.settings.route_prefix)
+    html = html.replace("{{PROVIDERS}}", provider_buttons(auth.settings))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:

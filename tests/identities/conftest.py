@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from sqlalchemy import delete
@@ -29,15 +24,7 @@ from authmanager.testing import CapturingHook, test_settings
 from tests.identities.fake_provider import FakeState, new_key, serve
 from tests.identities.support import APP_BASE, IdBase, ManagerSessions, Member, Members
 from tests.identities.web import Web
-
-ROOT = Path(__file__).resolve().parents[2]
-PROVIDER_DIR = ROOT / "tests" / "oidc" / "provider"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.oidc.launcher import ensure_installed, free_port, running_provider
 
 
 @pytest.fixture(scope="session")
@@ -47,43 +34,14 @@ def oidc_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     Installs it first with `.ci/oidc.sh` when it is missing. Without Node.js the tests
     that need it are skipped, except under CI=true, where they fail.
     """
-    installed = (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir()
-    if shutil.which("node") is None or not installed:
-        done = subprocess.run(["bash", str(ROOT / ".ci" / "oidc.sh")], check=False)
-        if done.returncode != 0 or shutil.which("node") is None:
-            if os.environ.get("CI") == "true":
-                raise pytest.UsageError("CI=true but the test OpenID provider cannot be installed.")
-            pytest.skip("Node.js or the test OpenID provider is missing (run .ci/oidc.sh)")
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "APP_BASE": f"{APP_BASE}/auth"}
-    log = (tmp_path_factory.mktemp("oidc-provider") / "provider.log").open("wb")
-    # A file, not a pipe: a full pipe nobody reads would block the provider.
-    process = subprocess.Popen(
-        ["node", "provider.mjs"], cwd=PROVIDER_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    issuer = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{issuer}/.well-known/openid-configuration").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                output = Path(log.name).read_text(errors="replace")
-                raise RuntimeError(f"the test OpenID provider did not start: {output}")
-            time.sleep(0.1)
+    problem = ensure_installed()
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            raise pytest.UsageError(f"CI=true but the test OpenID provider cannot run: {problem}")
+        pytest.skip(problem)
+    log = tmp_path_factory.mktemp("oidc-provider") / "provider.log"
+    with running_provider(f"{APP_BASE}/auth", log) as issuer:
         yield issuer
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def providers_for(issuer: str) -> dict[str, Any]:
