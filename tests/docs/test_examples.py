@@ -22,6 +22,7 @@ PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
 
 BINDING = "tests/binding/test_doc_examples.py::"
+OIDC = "tests/identities/test_doc_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
@@ -48,6 +49,9 @@ COVERED = {
     "migrations_1.py": "test_alembic_env_creates_token_tables",
     "passwords_1.py": "test_password_change_needs_fresh_login",
     "production_1.py": "test_production_settings_refuse_insecure",
+    "oidc_1.py": OIDC + "test_oidc_example_app_signs_up_with_a_provider",
+    "oidc_2.py": OIDC + "test_oidc_provider_configurations_parse",
+    "oidc_3.py": OIDC + "test_oidc_native_example_exchanges_an_id_token",
 }
 
 
