@@ -40,7 +40,6 @@ if TYPE_CHECKING:  # the service needs the oidc extra; it is built only with pro
 __all__ = ["FlowCookie", "add_identity_routes"]
 
 ProviderName = Annotated[str, Path(max_length=32, description="A name of AUTH_OIDC_PROVIDERS.")]
-_SIGN_IN_ERRORS = errors(400, 403, 404, 409, 429, 502, 503)
 
 
 class FlowCookie:
@@ -158,7 +157,7 @@ def _add_native_exchange(
         name="authmanager:oidc_token",
         response_model=TokenBody,
         response_model_exclude_none=True,
-        responses={**_SIGN_IN_ERRORS, **errors(422)},
+        responses=errors(400, 403, 404, 409, 422, 429, 502, 503),
         summary="Exchange a native app's ID token (and its nonce) for a session",
     )
     async def exchange_id_token(
@@ -188,7 +187,10 @@ def _add_browser_flow(
         name="authmanager:oidc_authorize",
         status_code=302,
         response_class=RedirectResponse,
-        responses={302: {"description": "To the provider's sign-in page."}, **_SIGN_IN_ERRORS},
+        responses={
+            302: {"description": "To the provider's sign-in page."},
+            **errors(400, 404, 429, 502, 503),
+        },
         summary="Start signing in with a provider (the browser is sent to it)",
     )
     async def authorize(
@@ -213,7 +215,10 @@ def _add_browser_flow(
         name="authmanager:oidc_callback",
         status_code=303,
         response_class=RedirectResponse,
-        responses={303: {"description": "Signed in (or linked): to `next`."}, **_SIGN_IN_ERRORS},
+        responses={
+            303: {"description": "Signed in (or linked): to `next`."},
+            **errors(400, 403, 404, 409, 502, 503),
+        },
         summary="The provider's redirect back: a new session, then to `next`",
     )
     async def callback(
