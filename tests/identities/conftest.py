@@ -37,7 +37,7 @@ def oidc_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     problem = ensure_installed()
     if problem is not None:
         if os.environ.get("CI") == "true":
-            raise pytest.UsageError(f"CI=true but the test OpenID provider cannot run: {problem}")
+            pytest.fail(f"CI=true but the test OpenID provider cannot run: {problem}")
         pytest.skip(problem)
     log = tmp_path_factory.mktemp("oidc-provider") / "provider.log"
     with running_provider(f"{APP_BASE}/auth", log) as issuer:

@@ -12,6 +12,8 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,3 +85,26 @@ def _wait(issuer: str, process: subprocess.Popen[bytes], log_path: Path) -> None
             output = log_path.read_text(errors="replace")
             raise RuntimeError(f"the test OpenID provider did not start: {output}")
         time.sleep(0.1)
+
+
+def main() -> int:
+    """`python -m tests.oidc.launcher`: install, start, check discovery, stop (for `.ci/run`)."""
+    problem = ensure_installed()
+    if problem is not None:
+        print(f"test OpenID provider: {problem}", file=sys.stderr)
+        return 1
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        running_provider("https://app.test/auth", Path(folder) / "provider.log") as issuer,
+    ):
+        found = httpx.get(f"{issuer}/.well-known/openid-configuration").json().get("issuer")
+        if found != issuer:
+            print(f"test OpenID provider: discovery names {found!r}", file=sys.stderr)
+            return 1
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True)
+    print(f"test OpenID provider: oidc-provider on Node.js {node.stdout.strip()}: started, stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
