@@ -2,7 +2,7 @@
 
 ```python
 auth = AuthManager(settings=AuthSettings(), session_factory=factory, user_loader=MyUsers())
-app.include_router(auth.router, prefix="/auth")
+auth.install(app)  # the router at route_prefix (/auth), error handlers, lifespan
 ```
 """
 
@@ -25,7 +25,7 @@ from authmanager.exceptions import (
 from authmanager.hooks import AuditLogHook, AuthEvent, EventName, Hook, PrometheusHook
 from authmanager.loaders import SQLAlchemyUserLoader, User, UserLoader
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AuditLogHook",

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,19 +17,22 @@ from authmanager._core.dpop import DPoPVerifier
 from authmanager._core.events import HookDispatcher
 from authmanager._core.issuer import Issuer
 from authmanager._core.keys import KeyRing
+from authmanager._core.loginlimit import LoginLimiter
 from authmanager._core.models import metadata
 from authmanager._core.passwords import PasswordHasher
-from authmanager._core.ratelimit import LoginLimiter, RateLimiter
+from authmanager._core.ratelimit import RateLimiter
 from authmanager._core.settings import AuthSettings
 from authmanager._core.sqlite import configure_sqlite
 from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenCodec, TokenPayload
 from authmanager._core.types import ClientInfo
+from authmanager._facade.admin import AdminMethods
 from authmanager._facade.identities import IdentityMethods
 from authmanager._facade.passwords import PasswordMethods
 from authmanager._facade.sessions import SessionMethods
 from authmanager._facade.tokens import TokenMethods
 from authmanager._services.binding import Binder
+from authmanager._services.health import HealthService
 from authmanager._services.logins import LoginService
 from authmanager._services.rejections import RejectionReporter
 from authmanager._services.revocation import RevocationService
@@ -38,12 +41,14 @@ from authmanager._services.sessions import SessionService
 from authmanager._services.stepup import StepUpService
 from authmanager._services.verifier import Verifier
 from authmanager._web.dependencies import Dependencies, PayloadDependency
+from authmanager._web.mounting import RouterLifespan, install_app
 from authmanager._web.router import add_jwks_route, new_router
+from authmanager._web.routes.health import add_health_route
 from authmanager._web.routes.identities import add_identity_routes
 from authmanager._web.routes.sessions import add_session_routes
 from authmanager._web.routes.tokens import add_token_routes
 from authmanager._web.websocket import build_websocket_user
-from authmanager.hooks import Hook
+from authmanager.hooks import AuditLogHook, Hook
 from authmanager.identities import IdentityLinks
 from authmanager.identities.flows import FlowStore
 from authmanager.loaders import UserLoader
@@ -61,6 +66,7 @@ class AuthManager(
     PasswordMethods[UserT],
     TokenMethods[UserT],
     SessionMethods[UserT],
+    AdminMethods[UserT],
     IdentityMethods[UserT],
     Generic[UserT],
 ):
@@ -76,7 +82,8 @@ class AuthManager(
         settings: The configuration; `AuthSettings()` reads the environment.
         session_factory: An `async_sessionmaker` bound to the token store's engine.
         user_loader: The application's users (see `authmanager.loaders.UserLoader`).
-        hooks: Callables that receive every `AuthEvent` (audit log, metrics).
+        hooks: Callables that receive every `AuthEvent` (metrics, alerts). Unless
+            `audit_log` is off, an `AuditLogHook` is added when none is given.
 
     Raises:
         TypeError: The user loader lacks `get_user` or `get_user_by_login` coroutines,
@@ -88,7 +95,7 @@ class AuthManager(
         ```python
         auth = AuthManager(settings=AuthSettings(), session_factory=factory,
                            user_loader=SQLAlchemyUserLoader(User))
-        app.include_router(auth.router, prefix="/auth")
+        auth.install(app)  # the router at route_prefix, error handlers, lifespan
         ```
     """
 
@@ -114,8 +121,13 @@ class AuthManager(
         database = Database(session_factory, state_cache)
         store = TokenStore(database)
         self._passwords = PasswordHasher(settings)
-        self._events = HookDispatcher(list(hooks), timeout=settings.hook_timeout_seconds)
-        self._limiter = LoginLimiter(settings)
+        self._events = HookDispatcher(
+            _with_audit_log(list(hooks), settings.audit_log),
+            timeout=settings.hook_timeout_seconds,
+        )
+        # One storage for every limit; each kind of key has a space of its own.
+        self._rate_limiter = RateLimiter(settings.rate_limit_storage_url)
+        self._limiter = LoginLimiter(settings, self._rate_limiter)
         self._store = store
         self._codec = codec
         self._state_cache = state_cache
@@ -166,6 +178,7 @@ class AuthManager(
             reporter=reporter,
             events=self._events,
             grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
+            retries=settings.refresh_retry_within_grace,
         )
         stepup = StepUpService(
             logins=self._logins,
@@ -184,19 +197,17 @@ class AuthManager(
             events=self._events,
             has_other_sign_in=_has_passkey,
         )
-        self._identity_limiter: RateLimiter | None = None
         self._identities: IdentityService[Any] | None = None
         if settings.oidc_providers:
             from authmanager.identities.factory import build_identity_service
 
-            self._identity_limiter = RateLimiter(settings.rate_limit_storage_url)
             self._identities = build_identity_service(
                 settings=settings,
                 database=database,
                 users=user_loader,
                 sessions=self._sessions,
                 events=self._events,
-                limiter=self._identity_limiter,
+                limiter=self._rate_limiter,  # the one storage (reset, closed with the rest)
             )
         # HTTP.
         deps: Dependencies[UserT] = Dependencies(
@@ -223,8 +234,17 @@ class AuthManager(
         self.websocket_user: Callable[..., AsyncIterator[UserT]] = build_websocket_user(
             settings=settings, verifier=self._verifier, binder=binder, transport=deps.transport
         )
-        self.router: APIRouter = new_router()
-        """The `APIRouter` with `/login`, `/refresh`, `/logout`, sessions and JWKS."""
+        self._health = HealthService(database=database)
+        self.router: APIRouter = new_router(max_body_bytes=settings.max_body_bytes)
+        """The `APIRouter` with `/login`, `/refresh`, `/logout`, sessions, health and JWKS.
+
+        Its lifespan, which FastAPI merges into the application's, refuses to start when
+        the router is mounted elsewhere than `route_prefix`, and drains pending hook
+        events at shutdown.
+        """
+        self.router.lifespan_context = RouterLifespan(
+            router=self.router, prefix=settings.route_prefix, drain=self._events.drain
+        )
         add_token_routes(
             self.router,
             settings=settings,
@@ -246,8 +266,51 @@ class AuthManager(
             links=self._identity_links,
             service=self._identities,
         )
+        add_health_route(self.router, health=self._health)
         if not self._keys.symmetric:
             add_jwks_route(self.router, self._keys.jwks)
+
+    def install(self, app: FastAPI, *, create_tables: bool = False) -> None:
+        """Set *app* up in one call: the router, the error handlers, the lifespan.
+
+        Mounts `router` at `route_prefix` (the one place the prefix is configured),
+        installs the exception handlers (so the application's own protected routes answer
+        401, 403, 429 and 503 in the library's shape), and declares those errors in the
+        OpenAPI document of every route the bearer scheme protects. At start-up, tables
+        missing from the token store are created when *create_tables* is true; at
+        shutdown, pending hook events are delivered. `GET {route_prefix}/health`
+        reports whether the token store answers.
+
+        Args:
+            app: The FastAPI application.
+            create_tables: Create the token tables at start-up (quick starts; use
+                Alembic with `authmanager.metadata` in production).
+
+        Raises:
+            Nothing: problems surface at start-up (`MountMismatchError` for a second
+                mount elsewhere, `TokenStoreUnavailableError` for an unreachable store).
+
+        Example:
+            ```python
+            app = FastAPI()
+            auth.install(app, create_tables=True)
+            ```
+        """
+        install_app(
+            app,
+            router=self.router,
+            prefix=self.settings.route_prefix,
+            scheme_name=self.bearer_scheme.scheme_name,
+            create_tables=self.create_tables if create_tables else None,
+        )
+
+    async def check_health(self) -> None:
+        """Ask the token store one cheap question (what `GET /health` does).
+
+        Raises:
+            TokenStoreUnavailableError: the database does not answer or lacks the tables.
+        """
+        await self._health.check()
 
     @property
     def jwks(self) -> dict[str, list[dict[str, str]]]:
@@ -267,6 +330,13 @@ async def _has_passkey(user_id: str) -> bool:
     MFA capability's "user has a passkey" here once `authmanager.mfa` is in the manager.
     """
     return False
+
+
+def _with_audit_log(hooks: list[Hook], audit_log: bool) -> list[Hook]:
+    """*hooks*, plus an `AuditLogHook` when the audit log is on and none is among them."""
+    if audit_log and not any(isinstance(hook, AuditLogHook) for hook in hooks):
+        return [*hooks, AuditLogHook()]
+    return hooks
 
 
 def _check_loader(loader: object) -> None:

@@ -81,6 +81,10 @@ class Reason(StrEnum):
     IDENTITY_REFUSED = "identity_refused"
     IDENTITY_IN_USE = "identity_in_use"
     LAST_SIGN_IN_METHOD = "last_sign_in_method"
+    # OAuth 2.0 token endpoint
+    UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
+    # Hardening
+    BODY_TOO_LARGE = "body_too_large"
 
 
 class AuthError(Exception):

@@ -39,9 +39,10 @@ def test_settings(**overrides: Any) -> AuthSettings:
     """Return settings for tests: a fixed secret, the cheapest bcrypt cost, plain-http cookies.
 
     Keyword arguments override any field. The environment is still read for fields
-    not given, so clear `JWT_*`/`AUTH_*` variables in your test setup.
+    not given, so clear `JWT_*`/`AUTH_*` variables in your test setup; a `.env` file is
+    not (pass `_env_file=".env"` to read one).
     """
-    values: dict[str, Any] = {"secret_key": TEST_SECRET, "bcrypt_rounds": 4}
+    values: dict[str, Any] = {"secret_key": TEST_SECRET, "bcrypt_rounds": 4, "_env_file": None}
     values.update(overrides)
     return AuthSettings(**values)
 

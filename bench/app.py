@@ -54,6 +54,8 @@ def make_manager(engine: AsyncEngine, **overrides: Any) -> AuthManager[User]:
     values: dict[str, Any] = {
         "secret_key": SECRET,
         "login_rate_limit": "100000/minute",
+        "login_account_rate_limit": "100000/minute",
+        "login_ip_rate_limit": "100000/minute",
         "refresh_rate_limit": "100000/minute",
     }
     values.update(overrides)

@@ -12,7 +12,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, SecretStr
 
 from authmanager import AuthSettings
 
@@ -46,22 +46,73 @@ def default_text(name: str) -> str:
     return f"`{value!r}`".replace("'", '"')
 
 
+#: The first field of each section of `AuthSettings`' own fields, in source order.
+SECTIONS = {
+    "secret_key": "Keys and tokens",
+    "user_agent_policy": "Bound tokens: device, DPoP, WebSockets",
+    "production": "Production guard",
+    "password_scheme": "Passwords",
+    "route_prefix": "HTTP: prefix, cookies, CSRF, OpenAPI",
+    "login_rate_limit": "Rate limits",
+    "audit_log": "Operations",
+}
+
+
+def env_names(name: str) -> list[str]:
+    """The environment variables of a field: the canonical one first, then older names."""
+    alias = AuthSettings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [str(alias)]
+
+
+def _mixin_of(name: str) -> type | None:
+    """The capability mixin (`authmanager._core.config`) that declares field *name*, if any."""
+    for base in AuthSettings.__mro__[1:]:
+        if name in getattr(base, "__annotations__", {}) and base.__module__.startswith(
+            "authmanager._core.config"
+        ):
+            return base
+    return None
+
+
+def _section_of(name: str) -> str | None:
+    """The heading a field starts, if it starts one (a capability mixin's, or SECTIONS')."""
+    mixin = _mixin_of(name)
+    if mixin is not None:
+        doc = (mixin.__doc__ or mixin.__name__).strip().splitlines()[0]
+        doc = doc.removeprefix("Settings:").strip().rstrip(".").replace("api ", "API ")
+        return doc[:1].upper() + doc[1:]
+    return SECTIONS.get(name)
+
+
+def _ordered() -> list[str]:
+    """The fields: `AuthSettings`' own first (in source order), then each capability's."""
+    names = list(AuthSettings.model_fields)
+    return [n for n in names if _mixin_of(n) is None] + [n for n in names if _mixin_of(n)]
+
+
+def _row(name: str) -> str:
+    field = AuthSettings.model_fields[name]
+    first, *older = env_names(name)
+    setting = f"`{first}`<br>`{name}`" + "".join(f"<br>also `{o}`" for o in older)
+    default = f"{default_text(name)}<br>{type_name(field.annotation)}"
+    description = (field.description or "").replace("|", "\\|")
+    return f"| {setting} | {default} | {description} |"
+
+
 def render_table() -> str:
-    """The Markdown table: field, environment variable, type, default, description."""
-    lines = [
-        "| field | environment variable | type | default | description |",
-        "|---|---|---|---|---|",
-    ]
-    for name, field in AuthSettings.model_fields.items():
-        cells = [
-            f"`{name}`",
-            f"`{field.validation_alias}`",
-            type_name(field.annotation),
-            default_text(name),
-            (field.description or "").replace("|", "\\|"),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """The Markdown tables, one per section: variable and field, default and type, meaning."""
+    header = "| environment variable, field | default, type | description |\n|---|---|---|"
+    parts: list[str] = []
+    current: str | None = None
+    for name in _ordered():
+        section = _section_of(name)
+        if not parts or (section is not None and section != current):
+            current = section
+            parts.append(f"### {section}\n\n{header}" if section else header)
+        parts[-1] += "\n" + _row(name)
+    return "\n\n".join(parts)
 
 
 def page_table(text: str) -> str:

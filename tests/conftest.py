@@ -1,7 +1,12 @@
 """Shared fixtures: databases (SQLite always, PostgreSQL when configured), factories, clients.
 
 Set AUTHMANAGER_TEST_POSTGRES_URL (``.ci/services.sh`` prints it) to run every
-database test on PostgreSQL as well; with CI=true it is required.
+database test on PostgreSQL as well, and AUTHMANAGER_TEST_REDIS_URL for the Redis
+tests; without them those variants are not generated at all (so a run shows no skip
+lines that could hide a real skip). With CI=true both are required.
+
+Helpers live in `tests.support`; the names below are re-exported for the test modules
+that import them from here.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +32,87 @@ from sqlalchemy.ext.asyncio import (
 from authmanager import AuthManager, metadata
 from authmanager.testing import CapturingHook, test_settings
 from tests.app import Base, User, Users, make_app
+from tests.support.clock import T0, frozen
+from tests.support.factories import PASSWORD, CreateUser, MakeManager
+from tests.support.http import bearer, client_for, csrf_headers, login
+from tests.support.services import (
+    POSTGRES_ENV,
+    REDIS_ENV,
+    databases,
+    missing_in_ci,
+    postgres_admin_url,
+)
+from tests.support.services import (
+    redis_url as configured_redis_url,
+)
 
-POSTGRES_ENV = "AUTHMANAGER_TEST_POSTGRES_URL"
-REDIS_ENV = "AUTHMANAGER_TEST_REDIS_URL"
-PASSWORD = "correct horse battery staple"
+__all__ = [
+    "PASSWORD",
+    "POSTGRES_ENV",
+    "REDIS_ENV",
+    "T0",
+    "CreateUser",
+    "MakeManager",
+    "bearer",
+    "client_for",
+    "csrf_headers",
+    "frozen",
+    "login",
+]
+
+#: Fixtures that reach a database: tests under tests/unit/ may use none of them.
+DATABASE_FIXTURES = frozenset({"database", "postgres_url", "engine", "session_factory"})
+UNIT = Path(__file__).parent / "unit"
 
 
-def _postgres_admin_url() -> str | None:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url and os.environ.get("CI") == "true":
-        raise pytest.UsageError(f"CI=true but {POSTGRES_ENV} is not set: PostgreSQL is required.")
-    return url or None
+def pytest_configure(config: pytest.Config) -> None:
+    missing = missing_in_ci()
+    if missing:
+        raise pytest.UsageError(
+            f"CI=true but {' and '.join(missing)} not set: CI runs every database and Redis test."
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the PostgreSQL and Redis tests; drop those whose service is not configured.
+
+    A test is a PostgreSQL test when its `database` is "postgres" (parametrised, or
+    indirectly), and a Redis test when it has the `redis` marker or asks for `redis_url`.
+    Unit tests that reach for a database fixture are a usage error.
+    """
+    in_unit = [
+        item.nodeid
+        for item in items
+        if item.path.is_relative_to(UNIT) and DATABASE_FIXTURES & set(_fixtures(item))
+    ]
+    if in_unit:
+        raise pytest.UsageError(f"unit tests must not use a database fixture: {in_unit}")
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+        if "redis_url" in _fixtures(item):
+            item.add_marker(pytest.mark.redis)
+        unavailable = (item.get_closest_marker("postgres") and postgres_admin_url() is None) or (
+            item.get_closest_marker("redis") and configured_redis_url() is None
+        )
+        (dropped if unavailable else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def _fixtures(item: pytest.Item) -> list[str]:
+    names: list[str] = getattr(item, "fixturenames", [])
+    return names
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str | None]:
     """A PostgreSQL database of this test session's own (created, then dropped), or None."""
-    admin = _postgres_admin_url()
+    admin = postgres_admin_url()
     if admin is None:
         yield None
         return
@@ -75,14 +144,23 @@ def postgres_url() -> Iterator[str | None]:
     asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=databases())
 def database(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None) -> str:
-    """The URL of an empty token store: each test runs once per database."""
+    """The URL of an empty token store: each test runs once per configured database."""
     if request.param == "postgres":
-        if postgres_url is None:
-            pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV}")
+        if postgres_url is None:  # collection drops these; reaching here is a bug
+            pytest.fail(f"a PostgreSQL variant ran without {POSTGRES_ENV}")
         return postgres_url
     return f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server for the shared-storage tests (tests asking for it need Redis)."""
+    url = configured_redis_url()
+    if url is None:  # collection drops these; reaching here is a bug
+        pytest.fail(f"a Redis test ran without {REDIS_ENV}")
+    return url
 
 
 @pytest.fixture
@@ -123,33 +201,36 @@ def events() -> CapturingHook:
     return CapturingHook()
 
 
-MakeManager = Callable[..., AuthManager[User]]
-
-
 @pytest.fixture
-def make_manager(
+async def make_manager(
     session_factory: async_sessionmaker[AsyncSession], events: CapturingHook
-) -> MakeManager:
-    """Build a manager on the test database; keyword arguments override settings."""
+) -> AsyncIterator[MakeManager]:
+    """Build managers on the test database; keyword arguments override settings.
+
+    Each manager is closed after the test (`aclose`: its Redis connections, listener and
+    pending events), so nothing it opened outlives the test.
+    """
+    built: list[AuthManager[User]] = []
 
     def factory(*, hooks: list[Any] | None = None, **overrides: Any) -> AuthManager[User]:
-        return AuthManager(
+        manager = AuthManager(
             settings=test_settings(**overrides),
             session_factory=session_factory,
             user_loader=Users(),
             hooks=[events] if hooks is None else hooks,
         )
+        built.append(manager)
+        return manager
 
-    return factory
+    yield factory
+    for manager in built:
+        await asyncio.wait_for(manager.aclose(), timeout=10)
 
 
 @pytest.fixture
 def manager(make_manager: MakeManager) -> AuthManager[User]:
     """A manager with test settings (cookie transport, rate limits on)."""
     return make_manager()
-
-
-CreateUser = Callable[..., Awaitable[User]]
 
 
 @pytest.fixture
@@ -180,34 +261,8 @@ async def user(create_user: CreateUser) -> User:
     return await create_user()
 
 
-def client_for(app: Any) -> httpx.AsyncClient:
-    """An HTTPS client on *app* (https keeps Secure cookies)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver")
-
-
 @pytest.fixture
 async def client(manager: AuthManager[User]) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTPS client on the test app of `manager`."""
     async with client_for(make_app(manager)) as c:
         yield c
-
-
-async def login(
-    client: httpx.AsyncClient,
-    email: str = "alice@example.com",
-    password: str = PASSWORD,
-    **kwargs: Any,
-) -> httpx.Response:
-    """POST the password form to /auth/login and return the response."""
-    return await client.post(
-        "/auth/login", data={"username": email, "password": password}, **kwargs
-    )
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def csrf_headers(client: httpx.AsyncClient) -> dict[str, str]:
-    """The double-submit header for a cookie refresh."""
-    return {"X-CSRF-Token": client.cookies.get("csrf_token") or ""}

@@ -8,12 +8,12 @@ without any other module seeing a foreign exception.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._core.slots import Key
@@ -30,6 +30,8 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, Timeo
 #: `Session.info` key: a transaction opened by `Database.transaction()`.
 OWN = "authmanager_own"
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+T = TypeVar("T")
+Reader = AsyncSession | AsyncConnection
 
 
 def unavailable(exc: BaseException) -> TokenStoreUnavailableError:
@@ -131,6 +133,54 @@ class Database:
         assert self._cache is not None  # noqa: S101
         payload = self._cache.announcement(keys)
         await db.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
+
+    async def read(
+        self, work: Callable[[Reader], Awaitable[T]], session: AsyncSession | None = None
+    ) -> T:
+        """Run *work*, one read-only statement, on a pooled connection (or the caller's *session*).
+
+        A pooled connection the server has closed (a restart, an idle timeout, a killed
+        backend) fails the read with an invalidated connection; the read is run once more
+        on a fresh one, so a restart costs requests only while the database is really down.
+
+        Raises:
+            TokenStoreUnavailableError: the database failed or could not be reached.
+        """
+        if session is not None or self._engine is None:
+            async with self.reading(session) as db:
+                return await work(db)
+        for attempt in (1, 2):
+            try:
+                async with self._engine.connect() as conn:
+                    return await work(conn)
+            except DBAPIError as exc:
+                if attempt == 1 and exc.connection_invalidated:
+                    continue
+                raise unavailable(exc) from exc
+            except STORE_ERRORS as exc:
+                raise unavailable(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def read_with_session(self, work: Callable[[Reader, AsyncSession], Awaitable[T]]) -> T:
+        """`read` for a Core look-up then the user loader: (connection, session on it).
+
+        Raises:
+            TokenStoreUnavailableError: the database failed or could not be reached.
+        """
+        if self._engine is None:
+            async with self.reading() as db:
+                return await work(db, db)
+        for attempt in (1, 2):
+            try:
+                async with self._engine.connect() as conn, self.factory(bind=conn) as db:
+                    return await work(conn, db)
+            except DBAPIError as exc:
+                if attempt == 1 and exc.connection_invalidated:
+                    continue
+                raise unavailable(exc) from exc
+            except STORE_ERRORS as exc:
+                raise unavailable(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
     async def reading(self, session: AsyncSession | None = None) -> AsyncIterator[AsyncSession]:

@@ -1,25 +1,23 @@
-"""LoginLimiter: failed-login and refresh limits over the `limits` library."""
+"""RateLimiter: moving-window counters over the `limits` library, in key spaces that never collide.
+
+The failed-login limits built on it are `authmanager._core.loginlimit.LoginLimiter`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from authmanager._core.settings import AuthSettings
 from authmanager.exceptions import RateLimitExceededError, TokenStoreUnavailableError
 
-__all__ = ["LoginLimiter", "RateLimiter"]
+__all__ = ["RateLimiter"]
 
 logger = logging.getLogger("authmanager.ratelimit")
 _REDIS_TIMEOUT = 3.0
@@ -39,6 +37,7 @@ def _storage(url: str) -> Storage:
                 # An unreachable server must fail the request (503), not hang it.
                 socket_connect_timeout=_REDIS_TIMEOUT,
                 socket_timeout=_REDIS_TIMEOUT,
+                **_reconnecting(),
             )
         except Exception as exc:  # the dependency check raises a bare ConfigurationError
             raise ImportError(
@@ -47,18 +46,28 @@ def _storage(url: str) -> Storage:
     raise ValueError(f"Unsupported AUTH_RATE_LIMIT_STORAGE_URL scheme in {url.split(':')[0]!r}.")
 
 
+def _reconnecting() -> dict[str, Any]:
+    """redis-py options: a pooled connection broken by a Redis restart is retried once.
+
+    An idle connection is checked before use, and a command that fails on a broken one
+    runs once more on a fresh connection (redis-py retries nothing by default).
+    """
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.retry import Retry
+
+    return {
+        "health_check_interval": 30,
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "retry": Retry(NoBackoff(), 1),
+    }
+
+
 def _key(kind: str, value: str) -> str:
     # Login names are hashed so the storage (Redis) never holds them in clear.
     digest = hashlib.sha256(value.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
     return f"{kind}:{digest[:32]}"
-
-
-@dataclass(slots=True)
-class _Turn:
-    """The lock of one login name and how many attempts hold or await it."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
 
 
 class RateLimiter:
@@ -104,6 +113,31 @@ class RateLimiter:
         """Forget the counts of *value* under *rule*."""
         await self._call(self._limiter.clear, rule, self._namespace, space, _key(space, value))
 
+    async def reached(self, space: str, value: str, rule: RateLimitItem) -> bool:
+        """Return whether *value* is at the limit of *rule* (counts nothing)."""
+        ident = _key(space, value)
+        return not await self._call(self._limiter.test, rule, self._namespace, space, ident)
+
+    async def window(self, space: str, value: str, rule: RateLimitItem) -> tuple[int, int]:
+        """Return (events still allowed, seconds until the oldest counted one leaves)."""
+        ident = _key(space, value)
+        stats = await self._call(
+            self._limiter.get_window_stats, rule, self._namespace, space, ident
+        )
+        return int(stats.remaining), max(1, math.ceil(float(stats.reset_time) - time.time()))
+
+    async def generation(self, space: str, value: str) -> int:
+        """Return the generation of *value* (0 until `next_generation`), for keys to outdate."""
+        return int(await self._call(self._storage.get, self._plain_key(space, value)))
+
+    async def next_generation(self, space: str, value: str, *, ttl: int) -> None:
+        """Move *value* to its next generation, remembered for *ttl* seconds."""
+        await self._call(self._storage.incr, self._plain_key(space, value), ttl)
+
+    def _plain_key(self, space: str, value: str) -> str:
+        # Beside the limiter's own keys (`LIMITER/...`), never one of them.
+        return f"{self._namespace}/{_key(space, value)}"
+
     async def _retry_after(self, item: RateLimitItem, space: str, ident: str) -> int:
         """Whole seconds until the oldest counted event leaves the window (at least 1)."""
         stats = await self._call(
@@ -122,123 +156,12 @@ class RateLimiter:
                 "The rate-limit storage is unavailable; requests are refused until it returns."
             ) from exc
 
-    async def reset(self) -> None:
-        """Forget every count (for tests and administrators).
-
-        On Redis this deletes every key under the `authmanager` prefix, so it also
-        clears the counts of other workers sharing that server and database.
-        """
-        await self._call(self._storage.reset)
-
-
-class LoginLimiter:
-    """Count failed logins per client IP and per login name, and refreshes per IP.
-
-    A successful login costs nothing. The check runs before any password hashing.
-    When the storage cannot be reached, logins fail closed with
-    `TokenStoreUnavailableError`.
-
-    Within one process, attempts on one login name take turns (`attempt()`), so a burst
-    cannot pass the check before its failures are counted.
-    """
-
-    def __init__(self, settings: AuthSettings) -> None:
-        self._login: RateLimitItem | None = (
-            parse(settings.login_rate_limit) if settings.login_rate_limit.strip() else None
-        )
-        self._refresh: RateLimitItem | None = (
-            parse(settings.refresh_rate_limit) if settings.refresh_rate_limit.strip() else None
-        )
-        self._storage = _storage(settings.rate_limit_storage_url)
-        self._limiter = MovingWindowRateLimiter(self._storage)
-        self._namespace = "authmanager"
-        self._turns: dict[str, _Turn] = {}
-
-    @property
-    def enabled(self) -> bool:
-        """Whether login limiting is on."""
-        return self._login is not None
-
-    def _ids(self, ip: str | None, login: str | None) -> list[str]:
-        ids = []
-        if ip:
-            ids.append(_key("ip", ip))
-        if login:
-            ids.append(_key("login", login))
-        return ids
-
-    @asynccontextmanager
-    async def attempt(self, login: str | None) -> AsyncIterator[None]:
-        """Hold the turn of *login* (normalised) from the limit check to the recorded outcome.
-
-        Attempts on one login name run one at a time in this process; a lock exists only
-        while some attempt holds or awaits it. Not per IP: a NAT would queue all its users.
-        """
-        if self._login is None or not login:
-            yield
-            return
-        key = _key("login", login)
-        turn = self._turns.get(key)
-        if turn is None:
-            turn = self._turns[key] = _Turn()
-        turn.users += 1
-        try:
-            async with turn.lock:
-                yield
-        finally:
-            turn.users -= 1
-            if turn.users == 0:
-                del self._turns[key]
-
-    async def check_login(self, ip: str | None, login: str | None) -> None:
-        """Raise `RateLimitExceededError` when the IP or the login name is over the limit."""
-        if self._login is None:
-            return
-        for ident in self._ids(ip, login):
-            await self._check(self._login, "login", ident)
-
-    async def record_failure(self, ip: str | None, login: str | None) -> None:
-        """Count one failed login against the IP and the login name."""
-        if self._login is None:
-            return
-        for ident in self._ids(ip, login):
-            await self._call(self._limiter.hit, self._login, self._namespace, "login", ident)
-
-    async def hit_refresh(self, ip: str | None) -> None:
-        """Count one refresh for *ip*; raise `RateLimitExceededError` over the limit."""
-        if self._refresh is None or not ip:
-            return
-        ident = _key("ip", ip)
-        allowed = await self._call(
-            self._limiter.hit, self._refresh, self._namespace, "refresh", ident
-        )
-        if not allowed:
-            raise RateLimitExceededError(
-                retry_after=await self._retry_after(self._refresh, "refresh", ident)
-            )
-
-    async def _check(self, item: RateLimitItem, scope: str, ident: str) -> None:
-        allowed = await self._call(self._limiter.test, item, self._namespace, scope, ident)
-        if not allowed:
-            raise RateLimitExceededError(retry_after=await self._retry_after(item, scope, ident))
-
-    async def _retry_after(self, item: RateLimitItem, scope: str, ident: str) -> int:
-        """Whole seconds until the oldest counted attempt leaves the window (at least 1)."""
-        stats = await self._call(
-            self._limiter.get_window_stats, item, self._namespace, scope, ident
-        )
-        return max(1, math.ceil(float(stats.reset_time) - time.time()))
-
-    async def _call(self, func: Any, *args: Any) -> Any:
-        try:
-            return await func(*args)
-        except RateLimitExceededError:
-            raise
-        except Exception as exc:
-            logger.warning("rate-limit storage unavailable: %s", type(exc).__name__)
-            raise TokenStoreUnavailableError(
-                "The rate-limit storage is unavailable; logins are refused until it returns."
-            ) from exc
+    async def aclose(self) -> None:
+        """Close the storage's connections (Redis); nothing to do in memory."""
+        bridge = getattr(self._storage, "bridge", None)  # limits' redis-py client holder
+        close = getattr(getattr(bridge, "storage", None), "aclose", None)
+        if close is not None:
+            await close()
 
     async def reset(self) -> None:
         """Forget every count (for tests and administrators).

@@ -87,6 +87,9 @@ class TokenRow:
     expires_at: datetime
     revoked_at: datetime | None
     revoke_reason: str | None
+    issued_at: datetime | None = None
+    #: The refresh token that replaced this one when it was rotated.
+    replaced_by: str | None = None
 
 
 def _alive(

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -32,6 +40,33 @@ Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]
 
 class InsecureSettingsWarning(UserWarning):
     """Settings that are fine for development and dangerous in production."""
+
+
+def _without_input(exc: ValidationError) -> ValidationError:
+    """*exc* with every input masked: `errors()` would otherwise hand out the secrets.
+
+    (`hide_input_in_errors` only keeps them out of the message.)
+    """
+    details: list[InitErrorDetails] = []
+    for error in exc.errors(include_url=False):
+        detail: InitErrorDetails = {
+            "type": error["type"],
+            "loc": error["loc"],
+            "input": "**********",
+        }
+        if "ctx" in error:
+            detail["ctx"] = error["ctx"]
+        details.append(detail)
+    return ValidationError.from_exception_data(exc.title, details, hide_input=True)
+
+
+def _weakness(secret: str) -> str | None:
+    """Why production refuses the HS* *secret*, or None when it is fit."""
+    if secret == DEFAULT_SECRET:
+        return "is the development default"
+    if len(secret.encode("utf-8", "surrogatepass")) < HS_MIN_SECRET_BYTES:
+        return f"is shorter than {HS_MIN_SECRET_BYTES} bytes"
+    return None
 
 
 def _split(value: object) -> object:
@@ -62,7 +97,24 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
         validate_by_name=True,
         validate_by_alias=True,
         env_ignore_empty=False,
+        # pydantic-settings' own `.env` support: `AuthSettings(_env_file=None)` turns it
+        # off, `_env_file="deploy/.env"` reads another file; the environment wins.
+        env_file=".env",
+        env_file_encoding="utf-8",
+        # A validation error must never print the input: it holds the secrets.
+        hide_input_in_errors=True,
     )
+
+    if not TYPE_CHECKING:  # mypy keeps the plugin's signature, with every field typed
+
+        def __init__(self, **values: Any) -> None:
+            try:
+                super().__init__(**values)
+            except ValidationError as exc:
+                masked = _without_input(exc)
+            else:
+                return
+            raise masked  # outside the handler: not even `__context__` keeps the input
 
     # --- keys and tokens -------------------------------------------------------------
     secret_key: SecretStr = Field(
@@ -146,6 +198,15 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
         description=(
             "A rotated refresh token presented again within this many seconds of its "
             "rotation is refused without ending the session (two tabs racing)."
+        ),
+    )
+    refresh_retry_within_grace: bool = Field(
+        default=True,
+        validation_alias="AUTH_REFRESH_RETRY_WITHIN_GRACE",
+        description=(
+            "A refresh token presented again within the grace window, whose successor is "
+            "still unused, gets that successor again (a retry after a lost answer) "
+            "instead of a 401."
         ),
     )
     fresh_token_minutes: int = Field(
@@ -253,7 +314,8 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
     )
     cookie_name: str = Field(
         default="refresh_token",
-        validation_alias="AUTH_REFRESH_COOKIE_NAME",
+        # AUTH_REFRESH_COOKIE_NAME: the 0.1 name, still read.
+        validation_alias=AliasChoices("AUTH_COOKIE_NAME", "AUTH_REFRESH_COOKIE_NAME"),
         description="Name of the refresh-token cookie.",
     )
     cookie_secure: bool = Field(
@@ -301,6 +363,15 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
             "Origins allowed to call the cookie routes besides the server's own; comma-separated."
         ),
     )
+    openapi_scopes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias="AUTH_OPENAPI_SCOPES",
+        description=(
+            "Scopes offered by the OpenAPI security scheme (Swagger's Authorize dialog): a "
+            "JSON object of name to description, or comma-separated names. Scopes named "
+            "in `require_scopes` are added by themselves."
+        ),
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias="AUTH_TRUSTED_PROXIES",
@@ -309,25 +380,63 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
             "believed; empty means the header is ignored."
         ),
     )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        validation_alias="AUTH_MAX_BODY_BYTES",
+        description=(
+            "Largest request body a route of the library reads, counted while it streams "
+            "(chunked or not); a larger one is answered 413."
+        ),
+    )
 
     # --- rate limits -----------------------------------------------------------------
     login_rate_limit: str = Field(
         default="5/15 minutes",
         validation_alias="AUTH_LOGIN_RATE_LIMIT",
-        description="Failed logins allowed per client IP and per login name; empty: off.",
+        description=(
+            "Failed logins allowed per login name and client address together (and failed "
+            "`/fresh` passwords per user); empty: off."
+        ),
+    )
+    login_account_rate_limit: str = Field(
+        default="30/hour",
+        validation_alias="AUTH_LOGIN_ACCOUNT_RATE_LIMIT",
+        description=(
+            "Failed logins allowed per login name from every address (guessing spread over "
+            "many addresses); an address the account logged in from before is exempt; "
+            "empty: off."
+        ),
+    )
+    login_ip_rate_limit: str = Field(
+        default="200/hour",
+        validation_alias="AUTH_LOGIN_IP_RATE_LIMIT",
+        description=(
+            "Failed logins allowed per client address over every login name (password "
+            "spraying); high enough for an office behind one NAT; empty: off."
+        ),
     )
     refresh_rate_limit: str = Field(
         default="60/minute",
         validation_alias="AUTH_REFRESH_RATE_LIMIT",
-        description="Refresh attempts allowed per client IP; empty: off.",
+        description="Refreshes allowed per login session (never per address); empty: off.",
     )
     rate_limit_storage_url: str = Field(
         default="memory://",
+        repr=False,  # a Redis URL may hold a password
         validation_alias="AUTH_RATE_LIMIT_STORAGE_URL",
         description="`limits` storage: `memory://`, or `redis://host:6379/0` for many workers.",
     )
 
     # --- operations ------------------------------------------------------------------
+    audit_log: bool = Field(
+        default=True,
+        validation_alias="AUTH_AUDIT_LOG",
+        description=(
+            "Log every security event through structlog (`AuditLogHook`, logger "
+            "`authmanager.audit`) besides the `hooks` given; off: only those hooks."
+        ),
+    )
     hook_timeout_seconds: float = Field(
         default=2.0,
         gt=0,
@@ -384,6 +493,18 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
     def _split_lists(cls, value: object) -> object:
         return _split(value)
 
+    @field_validator("openapi_scopes", mode="before")
+    @classmethod
+    def _scope_map(cls, value: object) -> object:
+        """Accept a JSON object, or comma-separated names (each its own description)."""
+        if isinstance(value, str) and not value.strip().startswith("{"):
+            return {name.strip(): name.strip() for name in value.split(",") if name.strip()}
+        if isinstance(value, str):
+            import json
+
+            return json.loads(value)
+        return value
+
     @field_validator("route_prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:
@@ -395,19 +516,21 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
     @model_validator(mode="after")
     def _check_security(self) -> AuthSettings:
         if self.algorithm.startswith("HS"):
-            secret = self.secret_key.get_secret_value()
-            if not secret:
-                raise ValueError("JWT_SECRET_KEY is empty; set a random secret.")
-            if self.production and secret == DEFAULT_SECRET:
-                raise ValueError(
-                    "AUTH_PRODUCTION is on but JWT_SECRET_KEY is the development default; "
-                    "set a random secret (python -m authmanager secret)."
-                )
-            if self.production and len(secret.encode()) < HS_MIN_SECRET_BYTES:
-                raise ValueError(
-                    f"AUTH_PRODUCTION is on and JWT_SECRET_KEY is shorter than "
-                    f"{HS_MIN_SECRET_BYTES} bytes; use python -m authmanager secret."
-                )
+            # Every key that verifies can mint tokens: each meets the signing key's rules.
+            for name, secret in self._hs_keys():
+                if not secret:
+                    raise ValueError(f"{name} is empty; set a random secret.")
+                if "-----BEGIN" in secret:
+                    raise ValueError(
+                        f"{name} is a PEM key; an HS* secret must be random bytes, never a "
+                        "(public) key, or anyone holding that key could sign tokens."
+                    )
+                weakness = _weakness(secret)
+                if self.production and weakness is not None:
+                    raise ValueError(
+                        f"AUTH_PRODUCTION is on but {name} {weakness}; set a random secret "
+                        "(python -m authmanager secret)."
+                    )
         elif self.private_key is None and self.private_key_file is None:
             raise ValueError(
                 f"JWT_ALGORITHM={self.algorithm} needs a private key: set JWT_PRIVATE_KEY "
@@ -415,7 +538,19 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
             )
         if self.production and not self.cookie_secure:
             raise ValueError("AUTH_PRODUCTION is on; AUTH_COOKIE_SECURE must stay true.")
+        if self.cookie_name == self.csrf_cookie_name:
+            # The page's script reads the CSRF cookie: it must never be the refresh token.
+            raise ValueError("AUTH_REFRESH_COOKIE_NAME and AUTH_CSRF_COOKIE_NAME must differ.")
         return self
+
+    def _hs_keys(self) -> list[tuple[str, str]]:
+        """(setting name, secret) of every HS* key that verifies, the signing one first."""
+        keys = [("JWT_SECRET_KEY", self.secret_key.get_secret_value())]
+        keys += [
+            (f"JWT_PREVIOUS_KEYS[{n}]", key.get_secret_value())
+            for n, key in enumerate(self.previous_keys)
+        ]
+        return keys
 
     @property
     def effective_cookie_path(self) -> str:
@@ -423,11 +558,26 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
         return self.cookie_path or self.route_prefix or "/"
 
     def warn_if_insecure(self) -> None:
-        """Warn (once per call) when the development default secret is in use."""
-        if self.algorithm.startswith("HS") and self.secret_key.get_secret_value() == DEFAULT_SECRET:
+        """Warn (once per call and key) for each verifying key production would refuse.
+
+        The development default secret, or an HS* secret shorter than 32 bytes, whether
+        it signs (`secret_key`) or only verifies (`previous_keys`).
+        """
+        if not self.algorithm.startswith("HS"):
+            return
+        for name, secret in self._hs_keys():
+            weakness = _weakness(secret)
+            if weakness is None:
+                continue
+            if name == "JWT_SECRET_KEY" and secret == DEFAULT_SECRET:
+                what = "is using the development default JWT_SECRET_KEY"
+            elif name == "JWT_SECRET_KEY":
+                what = f"signs with a JWT_SECRET_KEY that {weakness}"
+            else:
+                what = f"verifies tokens with {name}, which {weakness}"
             warnings.warn(
-                "authmanager is using the development default JWT_SECRET_KEY; set a random "
-                "secret before going to production (python -m authmanager secret).",
+                f"authmanager {what}; anyone who knows or guesses it can sign tokens: set "
+                "a random secret before going to production (python -m authmanager secret).",
                 InsecureSettingsWarning,
                 stacklevel=3,
             )
@@ -441,8 +591,14 @@ class AuthSettings(AccountSettings, MfaSettings, IdentitySettings, ApiKeySetting
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Read keyword arguments, then the environment, then `/run/secrets` if present."""
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if SECRETS_DIR.is_dir():
+        """Read keyword arguments, the environment, a `.env` file, then a secrets directory.
+
+        The secrets directory is `_secrets_dir` (or `secrets_dir` of a subclass's
+        `model_config`) when given, else `/run/secrets` when it exists.
+        """
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        if getattr(file_secret_settings, "secrets_dir", None) is not None:
+            sources.append(file_secret_settings)
+        elif SECRETS_DIR.is_dir():
             sources.append(SecretsSettingsSource(settings_cls, secrets_dir=SECRETS_DIR))
         return tuple(sources)

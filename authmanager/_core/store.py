@@ -168,6 +168,8 @@ class TokenStore:
                     tokens.c.expires_at,
                     tokens.c.revoked_at,
                     tokens.c.revoke_reason,
+                    tokens.c.issued_at,
+                    tokens.c.replaced_by,
                 ).where(tokens.c.jti == jti)
             )
         ).first()
@@ -181,6 +183,8 @@ class TokenStore:
             expires_at=as_utc(row.expires_at),
             revoked_at=opt(row.revoked_at),
             revoke_reason=row.revoke_reason,
+            issued_at=opt(row.issued_at),
+            replaced_by=row.replaced_by,
         )
 
     async def get_session(self, db: AsyncSession, session_id: str) -> SessionRow | None:

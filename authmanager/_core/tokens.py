@@ -48,6 +48,8 @@ class TokenPair:
         expires_in: Seconds until the access token expires.
         refresh_expires_in: Seconds until the refresh token expires.
         session_id: The login session both tokens belong to.
+        scope: The scopes granted, space-separated, when the login asked for some
+            (RFC 6749 §3.3); None otherwise.
     """
 
     access_token: str
@@ -56,6 +58,7 @@ class TokenPair:
     refresh_expires_in: int
     session_id: str
     token_type: str = "bearer"
+    scope: str | None = None
 
     def __getitem__(self, key: str) -> str | int:
         if key not in {

@@ -66,11 +66,12 @@ class PasswordMethods(Generic[UserT]):
     ) -> UserT:
         """Return the user whose login and password match, off the event loop.
 
-        An unknown login costs the same as a wrong password (a dummy hash is
-        verified), and both raise the same error. Failed attempts count towards
-        `login_rate_limit` per client IP and per login name; the limit is checked
-        before any hashing. An outdated hash is upgraded when the loader has
-        `set_password_hash`.
+        An unknown login, a wrong password and an inactive user cost the same (a
+        dummy hash is verified for an unknown login) and raise the same error, reason
+        `bad_credentials`; the `login.failed` event says which it was. Failed
+        attempts count towards the three login limits (per login name and client
+        address, per login name, per address), checked before any hashing. An
+        outdated hash is upgraded when the loader has `set_password_hash`.
 
         Raises:
             InvalidCredentialsError: wrong login or password, or an inactive user.

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authmanager._core.events import HookDispatcher
-from authmanager._core.ratelimit import LoginLimiter, RateLimiter
+from authmanager._core.loginlimit import LoginLimiter
 from authmanager._core.statecache import StateCache
 from authmanager._core.store import TokenStore
 from authmanager._core.types import SessionInfo
@@ -31,7 +31,6 @@ class SessionMethods(Generic[UserT]):
     _limiter: LoginLimiter
     _state_cache: StateCache | None
     _identity_flows: FlowStore
-    _identity_limiter: RateLimiter | None
 
     async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
         """Make *token* stop working at once; return whether it was live.
@@ -108,16 +107,18 @@ class SessionMethods(Generic[UserT]):
         await self._store.invalidate_cache()
 
     async def aclose(self) -> None:
-        """Release what the manager holds open: the state cache's listener, pending events.
+        """Release what the manager holds open: the state cache's listener, pending events,
+        the rate-limit storage's connections.
 
         Call it at shutdown (the lifespan of `install` does).
 
         Raises:
-            Nothing.
+            Nothing: failures are logged, never raised.
         """
         await self._events.drain()
         if self._state_cache is not None:
             await self._state_cache.aclose()
+        await self._limiter.aclose()
 
     async def create_tables(self, engine: AsyncEngine | None = None) -> None:
         """Create the token tables (if missing) on *engine*, by default the factory's.
@@ -146,6 +147,4 @@ class SessionMethods(Generic[UserT]):
         Raises:
             TokenStoreUnavailableError: the rate-limit storage could not be reached.
         """
-        await self._limiter.reset()
-        if self._identity_limiter is not None:
-            await self._identity_limiter.reset()
+        await self._limiter.reset()  # one storage: provider sign-in counts included

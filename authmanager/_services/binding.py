@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import ipaddress
 from dataclasses import replace
 from typing import Any
@@ -20,6 +19,7 @@ from starlette.requests import HTTPConnection
 from authmanager._core.dpop import DPOP_HEADER, DPoPVerifier
 from authmanager._core.events import HookDispatcher
 from authmanager._core.settings import AuthSettings
+from authmanager._core.text import clean, same
 from authmanager._core.tokens import TokenPayload
 from authmanager._core.types import ClientInfo
 from authmanager._services.rejections import RejectionReporter
@@ -119,13 +119,14 @@ class Binder:
                 or the DPoP proof is bad or required and missing (`dpop`).
         """
         device = client.device_id
-        if form_device_id:
-            if device and device != form_device_id:
+        form_device = clean(form_device_id, 128)
+        if form_device:
+            if device and device != form_device:
                 raise InvalidTokenError(
                     "The X-Device-Id header and the device_id field differ.",
                     reason=Reason.DEVICE_MISMATCH,
                 )
-            device = form_device_id[:128]
+            device = form_device
         jkt = await self.proof_key(conn)
         if jkt is None and self._required:
             raise _dpop_error("This server requires DPoP: send a DPoP proof.")
@@ -188,7 +189,7 @@ class Binder:
         proof_jkt = await self.proof_key(conn, access_token=token)
         if proof_jkt is None:
             raise _dpop_error("The token is DPoP-bound; a DPoP proof is required.")
-        if not hmac.compare_digest(proof_jkt, jkt):
+        if not same(proof_jkt, jkt):
             raise _dpop_error("The DPoP proof is signed by another key.")
 
     def check_refresh(self, payload: TokenPayload, token: str, client: ClientInfo) -> None:
@@ -199,9 +200,7 @@ class Binder:
         """
         jkt = bound_key(payload)
         failure: InvalidTokenError | None = None
-        if jkt is not None and (
-            client.dpop_jkt is None or not hmac.compare_digest(client.dpop_jkt, jkt)
-        ):
+        if jkt is not None and (client.dpop_jkt is None or not same(client.dpop_jkt, jkt)):
             failure = _dpop_error("The refresh token is DPoP-bound; send a proof with its key.")
         elif jkt is None and self._required:
             failure = _dpop_error("This server requires DPoP-bound tokens.")
@@ -217,9 +216,7 @@ class Binder:
             InvalidTokenError: reason `device_mismatch`.
         """
         did = payload.get("did")
-        if isinstance(did, str) and (
-            client.device_id is None or not hmac.compare_digest(client.device_id, did)
-        ):
+        if isinstance(did, str) and (client.device_id is None or not same(client.device_id, did)):
             self._mismatch(payload, client, "device_id", "refuse")
         uah = payload.get("uah")
         seen = ua_digest(client.user_agent) if client.user_agent else ""

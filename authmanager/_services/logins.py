@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authmanager._core.clock import utcnow
 from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
+from authmanager._core.loginlimit import Attempt, LoginLimiter
 from authmanager._core.passwords import PasswordHasher, PasswordTooLongError
-from authmanager._core.ratelimit import LoginLimiter
 from authmanager._core.store import TokenStore
 from authmanager._core.types import ClientInfo
 from authmanager._services.liveness import user_id_of, user_is_active
@@ -54,45 +55,57 @@ class LoginService(Generic[UserT]):
         self._events = events
 
     async def authenticate(
-        self, login: str, password: str, client: ClientInfo, session: AsyncSession | None
-    ) -> UserT:
-        """Return the user whose login and password match (see `AuthManager.authenticate`)."""
-        ctx = {"client_ip": client.ip_address, "user_agent": client.user_agent}
-        async with self._limiter.attempt(login):
-            user, hashed = await self.check_password(
-                login,
-                password,
-                client,
-                session,
-                ctx,
-                load=lambda db: self._users.get_user_by_login(db, login),
-            )
-        user_id = user_id_of(user)
-        await self._upgrade_hash(user, user_id, password, hashed, session, ctx)
-        self._events.emit(EventName.LOGIN_SUCCEEDED, user_id=user_id, **ctx)
-        return user
-
-    async def check_password(
         self,
         login: str,
         password: str,
         client: ClientInfo,
         session: AsyncSession | None,
+        *,
+        announce: bool = True,
+    ) -> UserT:
+        """Return the user whose login and password match (see `AuthManager.authenticate`).
+
+        With *announce* false, `login.succeeded` is left to whoever starts the session
+        (`SessionService.start(..., announce=True)`), so the event can name it.
+        """
+        ctx = {"client_ip": client.ip_address, "user_agent": client.user_agent}
+        async with self._limiter.attempt(login, ip=client.ip_address) as attempt:
+            user, hashed = await self.check_password(
+                attempt,
+                password,
+                session,
+                ctx,
+                load=lambda db: self._users.get_user_by_login(db, login),
+            )
+            await self._limiter.succeeded(attempt)
+        user_id = user_id_of(user)
+        await self._upgrade_hash(user, user_id, password, hashed, session, ctx)
+        if announce:
+            self._events.emit(EventName.LOGIN_SUCCEEDED, user_id=user_id, **ctx)
+        return user
+
+    async def check_password(
+        self,
+        attempt: Attempt,
+        password: str,
+        session: AsyncSession | None,
         ctx: Mapping[str, Any],
         *,
         load: Callable[[AsyncSession], Awaitable[UserT | None]],
     ) -> tuple[UserT, str]:
-        """Check the limit, then the password of the user *load* finds; count and raise on failure.
+        """Check the limits, then the password of the user *load* finds; count and raise on failure.
 
-        Call it holding `attempt(login)` of the limiter, so a burst cannot pass the check
-        before its failures are counted.
+        Call it holding *attempt* (`self.attempt(...)`), so a burst cannot pass the check
+        before its failures are counted. Every failure (unknown login, wrong password,
+        inactive user) costs one hash check and raises the same error: which one it
+        was goes to the `login.failed` event only.
 
         Raises:
             InvalidCredentialsError: wrong login or password, or an inactive user.
             RateLimitExceededError: too many failed attempts.
         """
         try:
-            await self._limiter.check_login(client.ip_address, login)
+            await self._limiter.check(attempt)
         except RateLimitExceededError as exc:
             self._events.emit(
                 EventName.LOGIN_RATE_LIMITED,
@@ -104,30 +117,50 @@ class LoginService(Generic[UserT]):
         try:
             self._hasher.check_length(password)
         except PasswordTooLongError:
-            await self._failed(client, login, Reason.PASSWORD_TOO_LONG, ctx)
+            await self._failed(attempt, Reason.PASSWORD_TOO_LONG, ctx)
         async with self._database.reading(session) as db:
             user = await load(db)
         hashed = getattr(user, "hashed_password", None) if user is not None else None
         if not await self._hasher.verify_async(password, hashed) or user is None:
-            await self._failed(client, login, Reason.BAD_CREDENTIALS, ctx)
+            await self._failed(attempt, Reason.BAD_CREDENTIALS, ctx)
         assert user is not None  # noqa: S101 - for the type checker
         assert hashed is not None  # noqa: S101
         if not user_is_active(user):
             user_id = user_id_of(user)
-            await self._failed(client, login, Reason.USER_INACTIVE, {**ctx, "user_id": user_id})
+            await self._failed(attempt, Reason.USER_INACTIVE, {**ctx, "user_id": user_id})
         return user, hashed
 
-    def attempt(self, login: str | None) -> Any:
-        """The limiter's turn for *login* (see `LoginLimiter.attempt`)."""
-        return self._limiter.attempt(login)
+    def attempt(
+        self, login: str | None = None, *, ip: str | None = None, user_id: str | None = None
+    ) -> AbstractAsyncContextManager[Attempt]:
+        """The limiter's turn for *login* or *user_id* (see `LoginLimiter.attempt`)."""
+        return self._limiter.attempt(login, ip=ip, user_id=user_id)
 
-    async def _failed(
-        self, client: ClientInfo, login: str, reason: Reason, ctx: Mapping[str, Any]
-    ) -> None:
-        """Count a failed login, report it, and raise `InvalidCredentialsError`."""
-        await self._limiter.record_failure(client.ip_address, login)
+    async def unlock(self, login: str | None, ip: str | None) -> None:
+        """Lift the failed-login limits of *login* and of the address *ip* (see the manager)."""
+        if not login and not ip:
+            raise ValueError("unlock_login needs a login name, a client address, or both.")
+        user_id = None
+        if login:
+            async with self._database.reading() as db:
+                user = await self._users.get_user_by_login(db, login)
+            user_id = None if user is None else user_id_of(user)
+        await self._limiter.unlock(login, ip)
+        self._events.emit(
+            EventName.LOGIN_UNLOCKED,
+            user_id=user_id,
+            client_ip=ip,
+            reason="unlocked",
+            extra={"by_login": bool(login), "by_ip": bool(ip)},
+        )
+
+    async def _failed(self, attempt: Attempt, reason: Reason, ctx: Mapping[str, Any]) -> None:
+        """Count a failed check, report why, and raise the one answer every failure gets."""
+        await self._limiter.failed(attempt)
         self._events.emit(EventName.LOGIN_FAILED, reason=reason, **ctx)
-        raise InvalidCredentialsError(reason=reason)
+        # Never `reason=reason`: the answer must not tell an inactive account with the
+        # right password from a wrong one (a credential oracle).
+        raise InvalidCredentialsError()
 
     async def _upgrade_hash(
         self,
@@ -165,9 +198,11 @@ class LoginService(Generic[UserT]):
             count = await self._store.revoke_user(
                 db, user_id, now=now, keep_session_id=keep_session_id, reason="password_changed"
             )
+        # Its own event: an audit trail must tell a password change from a logout.
         self._events.emit(
-            EventName.LOGOUT_ALL,
+            EventName.PASSWORD_CHANGED,
             user_id=user_id,
+            session_id=keep_session_id,
             reason="password_changed",
             extra={"revoked": count},
         )

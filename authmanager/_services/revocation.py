@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,24 @@ from authmanager._core.tokens import TokenCodec, TokenPayload
 from authmanager.exceptions import ExpiredTokenError, InvalidTokenError, Reason
 from authmanager.hooks import EventName
 
-__all__ = ["RevocationService"]
+__all__ = ["DEACTIVATED", "RevocationService", "UserRevoker"]
+
+#: The revoke reason of every token and session `deactivate_user` ends.
+DEACTIVATED = "user_deactivated"
+
+
+class UserRevoker(Protocol):
+    """Credentials of another capability that end with their user (`ApiKeyService`).
+
+    `deactivate_user` calls each one with its own transaction's session, after ending
+    the user's sessions, so all of it commits or nothing does.
+    """
+
+    async def revoke_user_keys(
+        self, user_id: str, *, reason: str, session: AsyncSession | None = None
+    ) -> int:  # pragma: no cover - protocol
+        """Refuse every credential of *user_id* from now on; return how many were live."""
+        ...
 
 
 class RevocationService:
@@ -25,6 +43,8 @@ class RevocationService:
         store: The token tables.
         database: Transactions.
         events: Where the revocation events go.
+        user_revokers: Other credentials that `deactivate_user` ends with the user's
+            sessions (the API-key capability adds its own).
     """
 
     def __init__(
@@ -34,11 +54,13 @@ class RevocationService:
         store: TokenStore,
         database: Database,
         events: HookDispatcher,
+        user_revokers: Sequence[UserRevoker] = (),
     ) -> None:
         self._codec = codec
         self._store = store
         self._database = database
         self._events = events
+        self._user_revokers = tuple(user_revokers)
 
     async def revoke_token(self, token: str, session: AsyncSession | None) -> bool:
         """Revoke one token; a refresh token ends its session (see the manager)."""
@@ -109,6 +131,35 @@ class RevocationService:
             return await self._store.revoke_user(
                 db, user_id, now=utcnow(), keep_session_id=None, reason=reason
             )
+
+    async def deactivate_user(self, user_id: str, *, session: AsyncSession | None = None) -> int:
+        """End every session, token and credential of a deactivated or deleted user.
+
+        Marks the user's state (the watermark that the one per-request query reads), so
+        every path refuses the user's tokens from the next request on, including those
+        of a login that raced with this call; revokes the tokens, then each
+        `UserRevoker`'s credentials, in one transaction. Reports `user.deactivated`.
+
+        Returns:
+            The count of tokens (and other credentials) revoked.
+
+        Raises:
+            TokenStoreUnavailableError: nothing was changed.
+        """
+        now = utcnow()
+        async with self._database.transaction(session) as db:
+            count = await self._store.revoke_user(
+                db, user_id, now=now, keep_session_id=None, reason=DEACTIVATED
+            )
+            for revoker in self._user_revokers:
+                count += await revoker.revoke_user_keys(user_id, reason=DEACTIVATED, session=db)
+        self._events.emit(
+            EventName.USER_DEACTIVATED,
+            user_id=user_id,
+            reason=DEACTIVATED,
+            extra={"revoked": count},
+        )
+        return count
 
     async def end_session(
         self,

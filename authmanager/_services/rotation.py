@@ -13,7 +13,7 @@ from authmanager._core.clock import utcnow
 from authmanager._core.database import Database
 from authmanager._core.events import HookDispatcher
 from authmanager._core.issuer import Issuer, Minted, SessionClaims, new_id
-from authmanager._core.ratelimit import LoginLimiter
+from authmanager._core.loginlimit import LoginLimiter
 from authmanager._core.rows import SessionRow, TokenRow
 from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenCodec, TokenPair, TokenPayload, TokenType
@@ -44,10 +44,11 @@ class RotationService:
         issuer: Mints the successor tokens.
         sessions: Decides whether the session and its user may still mint tokens.
         binder: Checks the refresh token's binding against the client.
-        limiter: The refresh rate limit.
+        limiter: The refresh rate limit (per session).
         reporter: Reports refusals as `token.rejected`.
         events: Where `token.refreshed` and `refresh.reuse_detected` go.
-        grace: How long after its rotation a reused token only is refused.
+        grace: How long after its rotation a reused token only is refused (or retried).
+        retries: Give a token rotated within *grace* its unused successor again.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class RotationService:
         reporter: RejectionReporter,
         events: HookDispatcher,
         grace: timedelta,
+        retries: bool = True,
     ) -> None:
         self._codec = codec
         self._store = store
@@ -74,6 +76,7 @@ class RotationService:
         self._reporter = reporter
         self._events = events
         self._grace = grace
+        self._retries = retries
 
     async def rotate(
         self, token: str, client: ClientInfo, session: AsyncSession | None
@@ -91,10 +94,18 @@ class RotationService:
                 sid = await store.consume_refresh(
                     db, payload.jti, replaced_by=new_refresh_jti, now=now
                 )
+                retry: TokenRow | None = None
                 if sid is None:
-                    # Not consumed: find out why. A reuse revokes the session, and that write
-                    # must commit, so the error is raised after the transaction ends.
-                    failure = await self._diagnose(db, payload, now, client)
+                    # Not consumed: a retry whose first answer was lost gets that answer
+                    # again; anything else is diagnosed. A reuse revokes the session, and
+                    # that write must commit, so the error is raised after the transaction.
+                    used = await store.get_token(db, payload.jti)
+                    retry = await self._successor(db, payload, used, now)
+                    if retry is None:
+                        failure = await self._diagnose(db, payload, now, client, used)
+                    else:
+                        row = await self._sessions.require_live(db, payload, locked, now)
+                        pair = await self._mint_retry(db, payload, row, now, retry)
                 else:
                     row = await self._sessions.require_live(db, payload, locked, now)
                     pair = await self._mint_rotation(db, payload, row, now, new_refresh_jti)
@@ -106,11 +117,80 @@ class RotationService:
             EventName.TOKEN_REFRESHED,
             user_id=payload.sub,
             session_id=payload.sid,
-            token_id=new_refresh_jti,
+            token_id=new_refresh_jti if retry is None else retry.jti,
             client_ip=client.ip_address,
             user_agent=client.user_agent,
+            reason=None if retry is None else "retry",
         )
         return pair
+
+    async def _successor(
+        self, db: AsyncSession, payload: TokenPayload, used: TokenRow | None, now: datetime
+    ) -> TokenRow | None:
+        """The live successor of a token rotated within the grace window, when a retry may have it.
+
+        RFC 9700 §4.14: a client whose refresh answer was lost (a dropped connection, a
+        restart after the commit) presents the same token again. Within
+        `refresh_reuse_grace_seconds`, while the successor has not been used, it is given
+        that same successor again: one live refresh token per session still, and whoever
+        uses it second triggers reuse detection, so a thief gains nothing.
+        """
+        if (
+            not self._retries
+            or used is None
+            or used.type != "refresh"
+            or used.session_id != payload.sid
+            or used.revoke_reason != "rotated"
+            or used.revoked_at is None
+            or now - used.revoked_at > self._grace
+            or used.replaced_by is None
+        ):
+            return None
+        successor = await self._store.get_token(db, used.replaced_by)
+        if (
+            successor is None
+            or successor.revoked_at is not None
+            or successor.expires_at <= now
+            or successor.issued_at is None
+        ):
+            return None
+        return successor
+
+    async def _mint_retry(
+        self,
+        db: AsyncSession,
+        payload: TokenPayload,
+        row: SessionRow,
+        now: datetime,
+        successor: TokenRow,
+    ) -> TokenPair:
+        """The successor refresh token again (same id and times), with a new access token."""
+        assert successor.issued_at is not None  # noqa: S101 - checked by `_successor`
+        claims = SessionClaims.from_json(row.claims)
+        minted = Minted()
+        self._issuer.mint(
+            minted,
+            token_type="access",
+            sub=payload.sub,
+            session_id=row.id,
+            claims=claims,
+            now=now,
+            session_end=row.expires_at,
+        )
+        self._issuer.mint(
+            minted,
+            token_type="refresh",
+            sub=payload.sub,
+            session_id=row.id,
+            claims=claims,
+            now=successor.issued_at,
+            session_end=row.expires_at,
+            lifetime=successor.expires_at - successor.issued_at,
+            jti=successor.jti,
+        )
+        await self._store.insert_tokens(db, [r for r in minted.rows if r["type"] == "access"])
+        await self._store.touch_session(db, row.id, now=now)
+        return self._issuer.pair(minted, row.id, now)
 
     async def reissue_access(
         self, token: str, client: ClientInfo, session: AsyncSession | None
@@ -166,7 +246,7 @@ class RotationService:
             raise
         self._binder.check_refresh(payload, token, client)
         try:
-            await self._limiter.hit_refresh(client.ip_address)
+            await self._limiter.hit_refresh(payload.sid)
         except RateLimitExceededError as exc:
             self._reporter.report(exc, token, client)
             raise

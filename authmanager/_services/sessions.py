@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -18,7 +19,13 @@ from authmanager._core.store import TokenStore
 from authmanager._core.tokens import TokenPair, TokenPayload
 from authmanager._core.types import ClientInfo, SessionInfo
 from authmanager._services.binding import Binder
-from authmanager._services.liveness import check_session, require_live_user, user_id_of
+from authmanager._services.liveness import (
+    check_session,
+    require_live_user,
+    user_id_of,
+    user_is_active,
+)
+from authmanager.exceptions import InvalidCredentialsError, Reason
 from authmanager.hooks import EventName
 from authmanager.loaders import UserLoader
 
@@ -113,6 +120,30 @@ class SessionService(Generic[UserT]):
         session: AsyncSession | None,
     ) -> TokenPair:
         """Start a login session with an access and a refresh token (see the manager)."""
+        pair, sub, access_jti = await self._open(
+            data,
+            audience=audience,
+            issuer=issuer,
+            client=client,
+            fresh=fresh,
+            amr=amr,
+            session=session,
+        )
+        self._issued(pair, sub, access_jti, client)
+        return pair
+
+    async def _open(
+        self,
+        data: Mapping[str, Any],
+        *,
+        audience: str | None,
+        issuer: str | None,
+        client: ClientInfo,
+        fresh: bool,
+        amr: Sequence[str],
+        session: AsyncSession | None,
+    ) -> tuple[TokenPair, str, str]:
+        """Write a new session and its two tokens; return the pair, `sub` and access `jti`."""
         sub, custom = split_data(data)
         now = utcnow()
         binding = self._binder.session_binding(client)
@@ -154,15 +185,17 @@ class SessionService(Generic[UserT]):
                 dpop_jkt=client.dpop_jkt,
             )
             await self._store.insert_tokens(db, minted.rows)
+        return self._issuer.pair(minted, sid, now), sub, access_jti
+
+    def _issued(self, pair: TokenPair, sub: str, access_jti: str, client: ClientInfo) -> None:
         self._events.emit(
             EventName.TOKEN_ISSUED,
             user_id=sub,
-            session_id=sid,
+            session_id=pair.session_id,
             token_id=access_jti,
             client_ip=client.ip_address,
             user_agent=client.user_agent,
         )
-        return self._issuer.pair(minted, sid, now)
 
     async def start(
         self,
@@ -171,18 +204,42 @@ class SessionService(Generic[UserT]):
         client: ClientInfo,
         amr: Sequence[str],
         fresh: bool = True,
+        scopes: Collection[str] | None = None,
         session: AsyncSession | None = None,
+        announce: bool = False,
     ) -> TokenPair:
         """Start a login session for *user*, who has just proved who they are by *amr*.
 
         The tokens carry the loader's `token_claims(user)` and `amr`; *fresh* marks the
-        access token as a recent sign-in (for `fresh_user`).
+        access token as a recent sign-in (for `fresh_user`). *scopes* are the scopes
+        the client asked for (the OAuth 2.0 `scope` of `/login`): the session gets only
+        those of the user's scopes, never more, and `TokenPair.scope` names them. With
+        *announce*, reports `login.succeeded`, naming the new session (and `amr`), before
+        `token.issued`; flows that report their own `login.succeeded` leave it false. An
+        inactive user never gets a session, whatever proved who they are.
 
         Raises:
+            InvalidCredentialsError: the user is inactive (the answer of a wrong
+                password: which it was goes to the `login.failed` event only).
             TokenStoreUnavailableError: nothing was issued.
         """
+        if not user_is_active(user):  # the one rule, whichever flow calls
+            self._events.emit(
+                EventName.LOGIN_FAILED,
+                user_id=user_id_of(user),
+                client_ip=client.ip_address,
+                user_agent=client.user_agent,
+                reason=Reason.USER_INACTIVE,
+            )
+            raise InvalidCredentialsError()
         claims = await self.login_claims(user)
-        return await self.create_token_pair(
+        granted = None
+        if scopes is not None:
+            wanted, held = set(scopes), claims.get("scopes") or []
+            held = held.split() if isinstance(held, str) else list(held)
+            claims["scopes"] = [s for s in held if s in wanted]
+            granted = " ".join(claims["scopes"])
+        pair, sub, access_jti = await self._open(
             claims,
             audience=None,
             issuer=None,
@@ -191,6 +248,17 @@ class SessionService(Generic[UserT]):
             amr=amr,
             session=session,
         )
+        if announce:
+            self._events.emit(
+                EventName.LOGIN_SUCCEEDED,
+                user_id=sub,
+                session_id=pair.session_id,
+                client_ip=client.ip_address,
+                user_agent=client.user_agent,
+                extra={"amr": " ".join(amr)},
+            )
+        self._issued(pair, sub, access_jti, client)
+        return pair if granted is None else dataclasses.replace(pair, scope=granted)
 
     async def login_claims(self, user: UserT) -> dict[str, Any]:
         """The claims of a login: `sub`, plus the loader's optional `token_claims(user)`."""

@@ -61,17 +61,16 @@ class StepUpService:
             RateLimitExceededError: too many failed attempts.
             RevokedTokenError, ExpiredTokenError: the session or its user is gone.
         """
-        login_key = f"user:{payload.sub}"
         ctx = {
             "client_ip": client.ip_address,
             "user_agent": client.user_agent,
             "user_id": payload.sub,
         }
-        async with self._logins.attempt(login_key):
+        # Counted per user id, in a key space of its own: no login name can reach it.
+        async with self._logins.attempt(ip=client.ip_address, user_id=payload.sub) as attempt:
             await self._logins.check_password(
-                login_key,
+                attempt,
                 password,
-                client,
                 None,
                 ctx,
                 load=lambda db: self._users.get_user(db, payload.sub),

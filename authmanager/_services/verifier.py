@@ -85,8 +85,9 @@ class Verifier(Generic[UserT]):
             )
 
             async def read() -> TokenState | None:
-                async with self._database.connection(session) as db:
-                    return await self._store.token_state(db, payload.jti)
+                return await self._database.read(
+                    lambda db: self._store.token_state(db, payload.jti), session
+                )
 
             await self._check_live(payload, read, cached=session is None and token_type == "access")
         except InvalidTokenError as exc:
@@ -111,20 +112,26 @@ class Verifier(Generic[UserT]):
         started = time.perf_counter()
         try:
             payload = self._codec.decode(token, token_type="access")
-            async with self._database.user_reading() as (conn, db):
-                cache = self._cache
-                state = None if cache is None else cache.lookup(payload)
-                if state is not None:
-                    check_token_state(payload, state, utcnow())
-                    user = await self._users.get_user(db, payload.sub)
-                else:
-                    user = await self._read_with_user(payload, conn, db)
+            user = await self._database.read_with_session(
+                lambda conn, db: self._state_and_user(payload, conn, db)
+            )
             user = require_live_user(user)
         except InvalidTokenError as exc:
             self._reporter.report(exc, token, client)
             raise
         self._observe(started)
         return payload, user
+
+    async def _state_and_user(
+        self, payload: TokenPayload, conn: AsyncSession | AsyncConnection, db: AsyncSession
+    ) -> UserT | None:
+        """The token's state (cached or read) checked live, and its user row."""
+        cache = self._cache
+        state = None if cache is None else cache.lookup(payload)
+        if state is None:
+            return await self._read_with_user(payload, conn, db)
+        check_token_state(payload, state, utcnow())
+        return await self._users.get_user(db, payload.sub)
 
     async def _read_with_user(
         self, payload: TokenPayload, conn: AsyncSession | AsyncConnection, db: AsyncSession
@@ -146,15 +153,26 @@ class Verifier(Generic[UserT]):
         return result
 
     async def recheck(self, payload: TokenPayload) -> None:
-        """Read *payload*'s stored state again, bypassing the cache (an open WebSocket).
+        """Read *payload*'s stored state and its user again, bypassing the cache.
+
+        For an open WebSocket: the rules of `verify_with_user`, on one connection.
 
         Raises:
-            RevokedTokenError, ExpiredTokenError: the token or its session ended.
+            RevokedTokenError, ExpiredTokenError: the token or its session ended, or
+                its user is gone or inactive.
             TokenStoreUnavailableError: the store could not be asked.
         """
-        async with self._database.reading() as db:
-            state = await self._store.token_state(db, payload.jti)
-        check_token_state(payload, state, utcnow())
+        user = await self._database.read_with_session(
+            lambda conn, db: self._recheck_read(payload, conn, db)
+        )
+        require_live_user(user)
+
+    async def _recheck_read(
+        self, payload: TokenPayload, conn: AsyncSession | AsyncConnection, db: AsyncSession
+    ) -> UserT | None:
+        """The token's stored state, checked, then its user row (never from the cache)."""
+        check_token_state(payload, await self._store.token_state(conn, payload.jti), utcnow())
+        return await self._users.get_user(db, payload.sub)
 
     async def _check_live(
         self,

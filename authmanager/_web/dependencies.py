@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import SecurityScopes
 
 from authmanager._core.clock import utcnow
 from authmanager._core.settings import AuthSettings
@@ -62,6 +63,7 @@ class Dependencies(Generic[UserT]):
         self.bearer = BearerScheme(
             tokenUrl=f"{settings.route_prefix}/login",
             refreshUrl=f"{settings.route_prefix}/refresh",
+            scopes=dict(settings.openapi_scopes),
             on_reject=self._report,
         )
         self.transport = Transport(settings, on_reject=self._report)
@@ -69,6 +71,7 @@ class Dependencies(Generic[UserT]):
         self._scope_checks: dict[frozenset[str], PayloadDependency] = {}
         self._token = self._build_token()
         self.token_data: PayloadDependency = self._build_token_data()
+        self.live_token_data: PayloadDependency = self._build_live_token_data()
         self.current_user: UserDependency[UserT] = self._build_current_user()
         self.optional_user: UserDependency[UserT | None] = self._build_optional_user()
         self.fresh_user: UserDependency[UserT] = self._build_fresh_user()
@@ -115,20 +118,52 @@ class Dependencies(Generic[UserT]):
         resolve, token_dep = self._resolve, self._token
 
         async def token_data(
-            request: Request, token: str | None = Depends(token_dep)
+            request: Request,
+            security_scopes: SecurityScopes,
+            token: str | None = Depends(token_dep),
         ) -> TokenPayload:
-            """The verified payload of the request's bearer access token (else 401)."""
+            """The verified payload of the request's bearer access token (else 401).
+
+            Used as `Security(auth.token_data, scopes=[...])`, it also answers 403 unless
+            the token's `scopes` hold every scope named.
+            """
             payload, _ = await resolve(request, token, with_user=False)
+            _require(payload, security_scopes)
             return payload
 
         return token_data
 
+    def _build_live_token_data(self) -> PayloadDependency:
+        resolve, token_dep = self._resolve, self._token
+
+        async def live_token_data(
+            request: Request, token: str | None = Depends(token_dep)
+        ) -> TokenPayload:
+            """The payload, only while the loader still reports its user live (else 401).
+
+            For the library's own routes that act for the user (sessions): the user is
+            read on the same connection as the token's state.
+            """
+            payload, _ = await resolve(request, token, with_user=True)
+            return payload
+
+        return live_token_data
+
     def _build_current_user(self) -> UserDependency[UserT]:
         resolve, token_dep = self._resolve, self._token
 
-        async def current_user(request: Request, token: str | None = Depends(token_dep)) -> Any:
-            """The user of the request's bearer access token (else 401)."""
-            _, user = await resolve(request, token, with_user=True)
+        async def current_user(
+            request: Request,
+            security_scopes: SecurityScopes,
+            token: str | None = Depends(token_dep),
+        ) -> Any:
+            """The user of the request's bearer access token (else 401).
+
+            Used as `Security(auth.current_user, scopes=[...])`, it also answers 403
+            unless the token's `scopes` hold every scope named.
+            """
+            payload, user = await resolve(request, token, with_user=True)
+            _require(payload, security_scopes)
             return user
 
         return current_user
@@ -136,11 +171,16 @@ class Dependencies(Generic[UserT]):
     def _build_optional_user(self) -> UserDependency[UserT | None]:
         resolve, token_dep = self._resolve, self._token
 
-        async def optional_user(request: Request, token: str | None = Depends(token_dep)) -> Any:
+        async def optional_user(
+            request: Request,
+            security_scopes: SecurityScopes,
+            token: str | None = Depends(token_dep),
+        ) -> Any:
             """The user, or None without credentials; a bad token is still 401."""
             if token is None:
                 return None
-            _, user = await resolve(request, token, with_user=True)
+            payload, user = await resolve(request, token, with_user=True)
+            _require(payload, security_scopes)
             return user
 
         return optional_user
@@ -148,9 +188,14 @@ class Dependencies(Generic[UserT]):
     def _build_fresh_user(self) -> UserDependency[UserT]:
         resolve, token_dep, window = self._resolve, self._token, self._fresh_window
 
-        async def fresh_user(request: Request, token: str | None = Depends(token_dep)) -> Any:
+        async def fresh_user(
+            request: Request,
+            security_scopes: SecurityScopes,
+            token: str | None = Depends(token_dep),
+        ) -> Any:
             """The user, only if the token came from a sign-in within the fresh window."""
             payload, user = await resolve(request, token, with_user=True)
+            _require(payload, security_scopes)
             if payload.get("fresh") is not True or utcnow() - payload.iat > window:
                 raise to_http(
                     InvalidTokenError(
@@ -166,8 +211,11 @@ class Dependencies(Generic[UserT]):
         transport = self.transport
 
         async def refresh_token_from_cookie(request: Request) -> str:
-            """The refresh token from its cookie (else 401)."""
+            """The refresh token from its cookie (else 401); 403 for a cross-site request."""
             with as_http():
+                # Whatever the application does with it, a request from another site
+                # must not reach the cookie (CSRF).
+                transport.check_origin(request)
                 value = transport.refresh_cookie(request)
                 if value is None:
                     raise InvalidTokenError(
@@ -245,18 +293,32 @@ class Dependencies(Generic[UserT]):
         return validate
 
     def require_scopes(self, *scopes: str) -> PayloadDependency:
-        """A dependency answering 403 unless the token's `scopes` hold all of *scopes*."""
+        """A dependency answering 403 unless the token's `scopes` hold all of *scopes*.
+
+        Memoised on the set of scopes. The scopes appear in the OpenAPI document (the
+        route's security requirement and the scheme's list), so Swagger's Authorize
+        dialog offers them: it is `Security(token_data, scopes=[...])` under a name.
+        """
         wanted = frozenset(scopes)
         if wanted in self._scope_checks:
             return self._scope_checks[wanted]
-        token_data = self.token_data
+        offered = self.bearer.offered_scopes
+        for scope in sorted(wanted):
+            offered.setdefault(scope, f"Required by routes that use require_scopes({scope!r}).")
+        token_data, named = self.token_data, sorted(wanted)
 
-        async def check(payload: TokenPayload = Depends(token_data)) -> TokenPayload:
-            if not wanted.issubset(payload.scopes):
-                raise to_http(
-                    AuthError("The token lacks a required scope.", reason=Reason.INSUFFICIENT_SCOPE)
-                )
+        async def check(
+            payload: TokenPayload = Security(token_data, scopes=named),
+        ) -> TokenPayload:
             return payload
 
         self._scope_checks[wanted] = check
         return check
+
+
+def _require(payload: TokenPayload, security_scopes: SecurityScopes) -> None:
+    """403 `insufficient_scope` unless *payload* holds every scope of *security_scopes*."""
+    if security_scopes.scopes and not set(security_scopes.scopes).issubset(payload.scopes):
+        raise to_http(
+            AuthError("The token lacks a required scope.", reason=Reason.INSUFFICIENT_SCOPE)
+        )

@@ -23,6 +23,7 @@ from authmanager.exceptions import (
 __all__ = [
     "AuthHTTPException",
     "as_http",
+    "describe",
     "error_response",
     "install_exception_handlers",
     "to_http",
@@ -55,6 +56,8 @@ _BY_REASON: dict[Reason, _Answer] = {
     Reason.IDENTITY_REFUSED: _Answer(403, "access_denied"),
     Reason.IDENTITY_IN_USE: _Answer(409, "identity_in_use"),
     Reason.LAST_SIGN_IN_METHOD: _Answer(409, "last_sign_in_method"),
+    Reason.UNSUPPORTED_GRANT_TYPE: _Answer(400, "unsupported_grant_type"),
+    Reason.BODY_TOO_LARGE: _Answer(413, "invalid_request"),
 }
 _BY_CLASS: list[tuple[type[AuthError], _Answer]] = [
     (InvalidCredentialsError, _Answer(401, "invalid_grant")),
@@ -139,11 +142,26 @@ def as_http(*, grant: bool = False) -> Iterator[None]:
         raise to_http(exc, grant=grant) from None
 
 
+def describe(message: str) -> str:
+    """*message* in the character set of RFC 6749 §5.2's `error_description`.
+
+    Printable ASCII without `"` and `\\`: OAuth 2.0 clients (Authlib, oauthlib) show it
+    in the error they raise, so a failure is never just `invalid_grant: `.
+    """
+    text = message.replace('"', "'").replace("\\", "/")
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
 def error_response(exc: HTTPException) -> JSONResponse:
-    """Render an HTTP exception as authmanager's JSON error body."""
+    """Render an HTTP exception as authmanager's JSON error body.
+
+    The body has `detail` (for people), and for the library's own errors the RFC 6749
+    §5.2 / RFC 6750 `error` code, its `error_description`, and the stable `reason`.
+    """
     body: dict[str, Any] = {"detail": exc.detail}
     if isinstance(exc, AuthHTTPException):
         body["error"] = exc.error
+        body["error_description"] = describe(str(exc.detail))
         body["reason"] = exc.reason
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 

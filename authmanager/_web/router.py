@@ -7,15 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from authmanager._web.routing import AuthRoute
+from authmanager._web.routing import bounded_route
 from authmanager._web.schemas import JWKSBody
 
 __all__ = ["add_jwks_route", "new_router"]
 
 
-def new_router() -> APIRouter:
-    """An empty router whose routes render the library's errors (tagged `auth`)."""
-    return APIRouter(route_class=AuthRoute, tags=["auth"])
+def new_router(*, max_body_bytes: int) -> APIRouter:
+    """An empty router whose routes render the library's errors and bound bodies (`auth`)."""
+    return APIRouter(route_class=bounded_route(max_body_bytes), tags=["auth"])
 
 
 def add_jwks_route(router: APIRouter, jwks: Callable[[], dict[str, list[dict[str, str]]]]) -> None:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ErrorBody",
+    "HealthBody",
     "JWKSBody",
     "RefreshBody",
     "RevokedBody",
@@ -30,6 +31,13 @@ class TokenBody(BaseModel):
     )
     refresh_expires_in: int | None = Field(
         default=None, description="Seconds until the refresh token expires (body transport)."
+    )
+    scope: str | None = Field(
+        default=None,
+        description=(
+            "The scopes granted, space-separated, when the login asked for some "
+            "(RFC 6749 §3.3); absent otherwise."
+        ),
     )
 
 
@@ -56,8 +64,11 @@ class ErrorBody(BaseModel):
     """
 
     detail: str | list[ValidationIssue]
-    error: str | None = None
-    reason: str | None = None
+    error: str | None = Field(default=None, description="RFC 6749 §5.2 / RFC 6750 error code.")
+    error_description: str | None = Field(
+        default=None, description="One sentence on what failed (RFC 6749 §5.2), ASCII."
+    )
+    reason: str | None = Field(default=None, description="authmanager's stable reason code.")
 
 
 class DetailBody(BaseModel):
@@ -89,3 +100,10 @@ class JWKSBody(BaseModel):
     """An RFC 7517 JWK Set."""
 
     keys: list[dict[str, str]]
+
+
+class HealthBody(BaseModel):
+    """Answer of `/health`."""
+
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import secrets
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.security import OAuth2PasswordBearer
 
 from authmanager._core.settings import AuthSettings
+from authmanager._core.text import clean, same
 from authmanager._core.types import ClientInfo
 from authmanager._web.http import to_http
 from authmanager.exceptions import AuthError, InvalidTokenError, Reason
@@ -36,10 +37,24 @@ class BearerScheme(OAuth2PasswordBearer):
     """
 
     def __init__(
-        self, *, tokenUrl: str, refreshUrl: str, on_reject: OnReject | None = None
+        self,
+        *,
+        tokenUrl: str,
+        refreshUrl: str,
+        scopes: dict[str, str] | None = None,
+        on_reject: OnReject | None = None,
     ) -> None:
-        super().__init__(tokenUrl=tokenUrl, refreshUrl=refreshUrl, auto_error=False)
+        super().__init__(
+            tokenUrl=tokenUrl, refreshUrl=refreshUrl, scopes=scopes or {}, auto_error=False
+        )
         self.on_reject = on_reject
+
+    @property
+    def offered_scopes(self) -> dict[str, str]:
+        """The scopes of the OpenAPI password flow (Swagger's Authorize), to add to."""
+        flows: Any = self.model.flows  # type: ignore[attr-defined] # fastapi.openapi.models.OAuth2
+        scopes: dict[str, str] = flows.password.scopes
+        return scopes
 
     async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
         """Return the bearer token of *request*, or None; refusals become HTTP 401."""
@@ -90,12 +105,16 @@ def _networks(
     return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
 
 
-def _in(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(address.strip())
+        return ipaddress.ip_address(text.strip())
     except ValueError:
-        return False
-    return any(ip in net for net in networks)
+        return None
+
+
+def _in(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    ip = _ip(address)
+    return ip is not None and any(ip in net for net in networks)
 
 
 class Transport:
@@ -121,19 +140,24 @@ class Transport:
         forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         # Walk from the nearest hop: the first address not a trusted proxy is the client.
+        # A hop that is not an address was written by someone beyond the proxies we trust:
+        # the client is then the last trusted hop (never text a client chose).
+        nearest = peer
         for hop in reversed(hops):
-            if not _in(hop, self._proxies):
-                return hop[:64]
-        return hops[0][:64] if hops else peer
+            ip = _ip(hop)
+            if ip is None:
+                return nearest
+            if not any(ip in net for net in self._proxies):
+                return str(ip)
+            nearest = str(ip)
+        return nearest
 
     def client(self, request: Request) -> ClientInfo:
         """Return the `ClientInfo` of *request*."""
-        agent = request.headers.get("user-agent")
-        device = request.headers.get(DEVICE_HEADER)
         return ClientInfo(
             ip_address=self.client_ip(request),
-            user_agent=agent[:512] if agent else None,
-            device_id=device[:128] if device else None,
+            user_agent=clean(request.headers.get("user-agent"), 512),
+            device_id=clean(request.headers.get(DEVICE_HEADER), 128),
         )
 
     # --- the refresh cookie ----------------------------------------------------------
@@ -208,28 +232,69 @@ class Transport:
 
     # --- CSRF ------------------------------------------------------------------------
     def check_origin(self, request: Request) -> None:
-        """Refuse a request a browser sent from another site (Fetch metadata, Origin)."""
+        """Refuse a request a browser sent from another site (Fetch metadata, Origin).
+
+        Applied to every route that signs someone in or sets or reads the refresh
+        cookie, wherever the request's token travels: a cross-site form that posts the
+        attacker's own token would otherwise sign the victim's browser in (login CSRF).
+        A request with neither header comes from no browser and passes.
+        """
         if not self.settings.csrf_protection:
             return
-        site = request.headers.get("sec-fetch-site", "").lower()
-        origin = request.headers.get("origin")
-        if origin is not None:
-            if not self._origin_allowed(request, origin):
+        origins = request.headers.getlist("origin")
+        if origins:
+            if not all(self._origin_allowed(request, origin) for origin in origins):
                 raise self.refused(request, _csrf("The request comes from another origin."))
             return
-        if site == "cross-site":
+        sites = {site.strip().lower() for site in request.headers.getlist("sec-fetch-site")}
+        if "cross-site" in sites:
+            raise self.refused(request, _csrf("The request comes from another site."))
+
+    def check_navigation(self, request: Request) -> None:
+        """`check_origin` for a route that another site's redirect reaches by design.
+
+        An OAuth 2.0 redirection endpoint (`/oidc/{provider}/callback`) is reached by a
+        top-level navigation from the provider's site: `Sec-Fetch-Site: cross-site`
+        and no `Origin`, which `check_origin` would refuse for every real sign-in. Its
+        login-CSRF defence is the `state` bound to the browser's flow cookie. What no
+        provider redirect is, is refused as `check_origin` refuses it: a request naming
+        another origin (or `null`), and a cross-site request that is not a top-level
+        navigation (a script's fetch, a frame, an image).
+        """
+        if not self.settings.csrf_protection:
+            return
+        if request.headers.getlist("origin"):
+            self.check_origin(request)
+            return
+        if "cross-site" not in _values(request, "sec-fetch-site"):
+            return
+        modes, dests = _values(request, "sec-fetch-mode"), _values(request, "sec-fetch-dest")
+        if modes - {"navigate"} or dests - {"document"}:
             raise self.refused(request, _csrf("The request comes from another site."))
 
     def _origin_allowed(self, request: Request, origin: str) -> bool:
+        # Not a secret: a plain comparison. An origin with bytes that are not ASCII (or
+        # "null", from a sandboxed frame or a redirect) matches no allowed origin.
         origin = origin.strip().rstrip("/").lower()
         if origin in self._origins:
             return True
         own = f"{request.url.scheme}://{request.url.netloc}".lower()
-        return hmac.compare_digest(origin, own)
+        return origin == own
 
     def check_double_submit(self, request: Request) -> None:
-        """Require the CSRF header to echo the CSRF cookie (double-submit)."""
+        """Require the CSRF header to echo the CSRF cookie (double-submit).
+
+        A request whose browser says `Sec-Fetch-Site: same-origin` needs no token: no
+        page of another origin can send that header (a forbidden header name of the
+        Fetch standard), and a non-browser client that forges it has no victim's cookie
+        to ride; this is the check Go's `http.CrossOriginProtection` relies on alone.
+        Same-origin pages that cannot read the cookie, Swagger UI among them, then
+        refresh as they are. Browsers without Fetch Metadata, and allowed origins
+        (`same-site`, `cross-site`), still need the token.
+        """
         if not self.settings.csrf_protection:
+            return
+        if request.headers.get("sec-fetch-site", "").strip().lower() == "same-origin":
             return
         cookies = set(self._cookie_values(request, self.settings.csrf_cookie_name))
         header = request.headers.get(self.settings.csrf_header_name, "")
@@ -241,7 +306,7 @@ class Transport:
                     f"the {self.settings.csrf_header_name} header."
                 ),
             )
-        if not hmac.compare_digest(cookies.pop().encode(), header.encode()):
+        if not same(cookies.pop(), header):
             raise self.refused(request, _csrf("The CSRF token does not match."))
 
     def refused(self, request: Request, exc: AuthError) -> AuthError:
@@ -249,6 +314,11 @@ class Transport:
         if self.on_reject is not None:
             self.on_reject(request, exc)
         return exc
+
+
+def _values(request: Request, header: str) -> set[str]:
+    """The values of a Fetch metadata *header*, lower-cased (empty when absent)."""
+    return {value.strip().lower() for value in request.headers.getlist(header)}
 
 
 def _csrf(message: str) -> AuthError:

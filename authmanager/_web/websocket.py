@@ -4,7 +4,8 @@ Credentials come from a subprotocol `bearer.<token>` in `Sec-WebSocket-Protocol`
 else from the first message, `{"type": "auth", "token": "..."}`; never from the query
 string (it lands in access logs). The dependency accepts the connection itself.
 Close codes: 1008 (policy violation) for missing or bad credentials; 4001 when the
-session is revoked or expires while the socket is open (checked every
+session is revoked or expires, or its user is deactivated, deleted or reported
+inactive by the loader, while the socket is open (checked every
 `websocket_recheck_seconds`); 1013 (try again later) when the token store cannot
 be read during such a check.
 """
@@ -24,6 +25,7 @@ from starlette.requests import Request
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from authmanager._core.settings import AuthSettings
+from authmanager._core.text import clean
 from authmanager._core.tokens import TokenPayload
 from authmanager._core.types import ClientInfo
 from authmanager._services.binding import Binder, bound_key
@@ -90,7 +92,7 @@ async def _first_message(websocket: WebSocket, wait: float) -> tuple[str, str | 
     token, device = data.get("token"), data.get("device_id")
     if not isinstance(token, str) or not token:
         raise _policy("The auth message lacks a token.")
-    return token, device[:128] if isinstance(device, str) and device else None
+    return token, clean(device, 128) if isinstance(device, str) else None
 
 
 def build_websocket_user(

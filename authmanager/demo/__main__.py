@@ -1,10 +1,13 @@
-"""`python -m authmanager.demo`: serve the demo API with uvicorn on a SQLite file."""
+"""`python -m authmanager.demo`: serve the demo API with uvicorn on a SQLite file.
+
+`--workers N` serves it from N processes (uvicorn's `--factory` mode on the same
+database: they share the secret and password stored there by the first one).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -20,11 +23,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
     parser.add_argument(
         "--db",
-        default="./authmanager-demo.db",
-        help="SQLite file, or an async SQLAlchemy URL (default %(default)s)",
+        default=os.environ.get("DATABASE_URL", "./authmanager-demo.db"),
+        help="SQLite file, or an async SQLAlchemy URL (default: $DATABASE_URL, else %(default)s)",
     )
     parser.add_argument(
-        "--password", default=None, help="the demo user's password (default: a random one)"
+        "--password",
+        default=None,
+        help="the demo user's password (default: the one stored by an earlier run, else random)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (default %(default)s)"
     )
     return parser
 
@@ -46,22 +54,31 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    from authmanager.demo.app import DEMO_EMAIL, create_app
+    from authmanager.demo.app import DB_URL_ENV, DEMO_EMAIL, create_app, demo_settings
+    from authmanager.demo.shared import shared_secrets
 
-    password = args.password or secrets.token_urlsafe(12)
+    url = _db_url(args.db)
     base = f"http://{args.host}:{args.port}"
     if os.environ.get("AUTH_OIDC_PROVIDERS") and "AUTH_OIDC_REDIRECT_BASE_URL" not in os.environ:
-        # The providers send the browser back to this demo's own callback.
+        # The providers send the browser back to this demo's own callback (every worker
+        # reads the environment).
         os.environ["AUTH_OIDC_REDIRECT_BASE_URL"] = base
-    app = create_app(_db_url(args.db), password=password)
-    settings = app.state.auth.settings
+    if args.workers > 1:
+        shared = shared_secrets(url, password=args.password)
+        password, settings = shared.password, demo_settings(shared.secret_key)
+    else:
+        app = create_app(url, password=args.password)
+        password, settings = app.state.demo_password, app.state.auth.settings
     lines = [
         "authmanager demo",
-        f"  database:  {_db_url(args.db)}",
+        f"  database:  {url}",
         f"  login:     {DEMO_EMAIL}",
         f"  password:  {password}",
         f"  Swagger:   {base}/docs  (Authorize with the login above)",
+        f"  routes:    {base}{settings.route_prefix}/login, /refresh, /logout, /sessions"
+        " (AUTH_ROUTE_PREFIX moves them)",
         f"  test page: {base}/",
+        f"  workers:   {args.workers}",
     ]
     for name in settings.oidc_providers:
         lines.append(
@@ -74,9 +91,23 @@ def main(argv: list[str] | None = None) -> int:
             "(set AUTH_COOKIE_SECURE=true behind https)."
         )
     if "JWT_SECRET_KEY" not in os.environ:
-        lines.append("  note: a random JWT secret was drawn; tokens end when the demo stops.")
+        lines.append(
+            "  note: the JWT secret was drawn once and is kept in the demo database "
+            "(a demo shortcut: set JWT_SECRET_KEY in production)."
+        )
     print("\n".join(lines), flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    if args.workers > 1:
+        os.environ[DB_URL_ENV] = url  # each worker's create_app() reads it
+        uvicorn.run(
+            "authmanager.demo.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+        )
+    else:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 

@@ -1,6 +1,8 @@
 """The demo application: a complete API protected by authmanager, on a SQLite file.
 
-`create_app(db_url)` builds it; `python -m authmanager.demo` serves it with uvicorn.
+`create_app(db_url)` builds it; `python -m authmanager.demo` serves it with uvicorn. It
+also runs under several workers, as a factory reading `DATABASE_URL`:
+`DATABASE_URL=... uvicorn --factory authmanager.demo:create_app --workers 2`.
 """
 
 from __future__ import annotations
@@ -12,27 +14,31 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Boolean, Integer, String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from authmanager import AuthManager, AuthSettings, install_exception_handlers
+from authmanager import AuthManager, AuthSettings
 from authmanager.demo.identities import DemoUsers, provider_buttons
+from authmanager.demo.shared import DemoBase, shared_secrets
 
-__all__ = ["DEMO_EMAIL", "DemoUser", "create_app", "demo_settings"]
+__all__ = ["DEFAULT_DB_URL", "DEMO_EMAIL", "DemoUser", "create_app", "demo_settings"]
 
 DEMO_EMAIL = "demo@example.com"
-
-
-class Base(DeclarativeBase):
-    """The demo's own declarative base (its users live beside authmanager's tables)."""
+DEFAULT_DB_URL = "sqlite+aiosqlite:///./authmanager-demo.db"
+#: Environment variables `create_app()` reads when called without arguments (a factory).
+DB_URL_ENV = "DATABASE_URL"
+PASSWORD_ENV = "DEMO_PASSWORD"
+Base = DemoBase
 
 
 class DemoUser(Base):
@@ -49,71 +55,105 @@ class DemoUser(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-def demo_settings() -> AuthSettings:
-    """Settings for the demo: the environment, with plain-http cookies and a random secret.
+def demo_settings(secret_key: str | None = None) -> AuthSettings:
+    """Settings for the demo: the environment, with plain-http cookies and a shared secret.
 
     The demo serves plain http, so `cookie_secure` is off unless `AUTH_COOKIE_SECURE` is
-    set; without `JWT_SECRET_KEY` a random secret is drawn (tokens end with the process).
+    set. Without `JWT_SECRET_KEY` the secret is *secret_key* (`create_app` passes the one
+    stored in the demo database, shared by every worker), or a random one when None
+    (tokens end with the process).
     """
     overrides: dict[str, Any] = {}
     if "AUTH_COOKIE_SECURE" not in os.environ:
         overrides["cookie_secure"] = False
     if "JWT_SECRET_KEY" not in os.environ:
-        overrides["secret_key"] = secrets.token_urlsafe(64)
+        overrides["secret_key"] = secret_key or secrets.token_urlsafe(64)
     return AuthSettings(**overrides)
 
 
 async def _ensure_demo_user(
     auth: AuthManager[DemoUser], factory: async_sessionmaker[AsyncSession], password: str
 ) -> None:
-    hashed = await auth.hash_password_async(password)
-    async with factory() as session, session.begin():
-        found = await session.scalar(select(DemoUser).where(DemoUser.email == DEMO_EMAIL))
-        if found is None:
-            session.add(DemoUser(email=DEMO_EMAIL, hashed_password=hashed))
-        else:
-            found.hashed_password = hashed
-            found.is_active = True
+    """Create the demo user, or make its stored hash match *password* (idempotent).
+
+    Every worker runs this at start-up: a hash that already verifies is left alone, so
+    workers starting one after another never replace each other's hash.
+    """
+    for _ in range(2):
+        async with factory() as session:
+            found = await session.scalar(select(DemoUser).where(DemoUser.email == DEMO_EMAIL))
+            if (
+                found is not None
+                and found.is_active
+                and found.hashed_password is not None
+                and await anyio.to_thread.run_sync(
+                    auth.verify_password, password, found.hashed_password
+                )
+            ):
+                return
+        hashed = await auth.hash_password_async(password)
+        try:
+            async with factory() as session, session.begin():
+                found = await session.scalar(select(DemoUser).where(DemoUser.email == DEMO_EMAIL))
+                if found is None:
+                    session.add(DemoUser(email=DEMO_EMAIL, hashed_password=hashed))
+                else:
+                    found.hashed_password = hashed
+                    found.is_active = True
+        except IntegrityError:
+            continue  # another worker inserted the user at the same moment: check again
+        return
 
 
-async def _create_tables(auth: AuthManager[DemoUser], engine: AsyncEngine) -> None:
-    await auth.create_tables(engine)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+def _engine(db_url: str) -> AsyncEngine:
+    if db_url.startswith("sqlite"):
+        return create_async_engine(db_url)
+    # A pooled connection that a database restart broke is tested (and replaced) on
+    # checkout instead of failing the request that draws it (see the deployment guide).
+    return create_async_engine(db_url, pool_pre_ping=True)
 
 
 def create_app(
-    db_url: str = "sqlite+aiosqlite:///./authmanager-demo.db",
+    db_url: str | None = None,
     *,
     password: str | None = None,
     settings: AuthSettings | None = None,
 ) -> FastAPI:
-    """Build the demo API on *db_url*.
+    """Build the demo API on *db_url*, ready to run under several workers.
 
-    At start-up (the app's lifespan) it creates the tables and the user
-    `demo@example.com` with *password* (random when None; read it from
-    `app.state.demo_password`).
+    The tables, the JWT secret (unless `JWT_SECRET_KEY` is set or *settings* are given)
+    and the demo password are created or drawn once per database and stored in it: the
+    first process wins and every other worker reads them, so all workers accept each
+    other's tokens. At start-up (the app's lifespan) the user `demo@example.com` is
+    created, or its hash made to match the password (read it from
+    `app.state.demo_password`). The router is mounted at `route_prefix`
+    (`AUTH_ROUTE_PREFIX`, default `/auth`).
 
     Args:
-        db_url: An async SQLAlchemy URL, e.g. `sqlite+aiosqlite:///./demo.db`.
-        password: The demo user's password.
-        settings: The settings; default `demo_settings()`.
+        db_url: An async SQLAlchemy URL, e.g. `sqlite+aiosqlite:///./demo.db`; default
+            the `DATABASE_URL` environment variable, else `./authmanager-demo.db`.
+        password: The demo user's password; default `DEMO_PASSWORD`, else the stored
+            one (drawn at random by the first process).
+        settings: The settings; default `demo_settings()` with the stored secret.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database could not be reached.
     """
-    engine = create_async_engine(db_url)
+    url = db_url or os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
+    shared = shared_secrets(url, password=password or os.environ.get(PASSWORD_ENV) or None)
+    engine = _engine(url)
     factory = async_sessionmaker(engine, expire_on_commit=False)
     auth: AuthManager[DemoUser] = AuthManager(
-        settings=settings or demo_settings(),
+        settings=settings or demo_settings(shared.secret_key),
         session_factory=factory,
         user_loader=DemoUsers(DemoUser, login_field="email"),
     )
-    demo_password = password or secrets.token_urlsafe(12)
+    demo_password = shared.password
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await _create_tables(auth, engine)
         await _ensure_demo_user(auth, factory, demo_password)
-        yield
-        await auth.drain_events()
+        yield  # auth.install's lifespan has delivered pending events by now
         await engine.dispose()
 
     app = FastAPI(
@@ -125,8 +165,7 @@ def create_app(
     )
     app.state.auth = auth
     app.state.demo_password = demo_password
-    install_exception_handlers(app)
-    app.include_router(auth.router, prefix=auth.settings.route_prefix)
+    auth.install(app)  # the router at route_prefix, error handlers, events drained at shutdown
 
     @app.get("/me", summary="The logged-in user")
     async def me(user: DemoUser = Depends(auth.current_user)) -> dict[str, Any]:

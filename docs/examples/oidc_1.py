@@ -66,7 +66,7 @@ auth = AuthManager(
     user_loader=Members(Member, login_field="email"),
 )
 app = FastAPI()
-app.include_router(auth.router, prefix="/auth")
+auth.install(app)  # the router at /auth (route_prefix), error handlers, lifespan
 
 
 @app.get("/", response_class=HTMLResponse)

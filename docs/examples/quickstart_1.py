@@ -2,9 +2,10 @@
 
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
-from pydantic import BaseModel
+from fastapi import Depends, FastAPI, HTTPException
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import String
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -27,7 +28,7 @@ class User(Base):
 
 
 auth = AuthManager(
-    settings=AuthSettings(),  # reads JWT_SECRET_KEY and the other settings from the environment
+    settings=AuthSettings(),  # JWT_* / AUTH_* from the environment or a .env file
     session_factory=sessions,
     user_loader=SQLAlchemyUserLoader(User, login_field="email"),
 )
@@ -37,26 +38,37 @@ auth = AuthManager(
 async def lifespan(app: FastAPI):
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)  # your tables
-    await auth.create_tables()  # authmanager's token tables
     yield
     await engine.dispose()
 
 
 app = FastAPI(lifespan=lifespan)
-app.include_router(auth.router, prefix="/auth")
+# /auth/login, /refresh, /logout, /sessions, /health; error handlers; token tables at start-up
+auth.install(app, create_tables=True)
 
 
 class SignUp(BaseModel):
-    email: str
-    password: str
+    email: str = Field(max_length=320)
+    password: str = Field(min_length=8, max_length=1024)
+
+    @field_validator("email")
+    @classmethod
+    def normalise(cls, value: str) -> str:
+        value = value.strip().lower()  # the loader compares logins the same way
+        if value.count("@") != 1 or " " in value:
+            raise ValueError("not an email address")
+        return value
 
 
 @app.post("/signup", status_code=201)
 async def signup(body: SignUp) -> dict[str, int]:
     hashed = await auth.hash_password_async(body.password)  # bcrypt, off the event loop
-    async with sessions.begin() as db:
-        user = User(email=body.email, hashed_password=hashed)
-        db.add(user)
+    try:
+        async with sessions.begin() as db:
+            user = User(email=body.email, hashed_password=hashed)
+            db.add(user)
+    except IntegrityError:
+        raise HTTPException(409, "This email is already registered.") from None
     return {"id": user.id}
 
 

@@ -14,7 +14,7 @@ from authmanager.accounts import ActionToken
 from authmanager.accounts.tables import action_tokens
 from authmanager.exceptions import ExpiredTokenError, InvalidTokenError, Reason
 from tests.accounts.support import Accounts
-from tests.core.conftest import T0, frozen
+from tests.support.clock import T0, frozen
 
 HOUR = timedelta(hours=1)
 

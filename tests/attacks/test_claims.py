@@ -16,16 +16,11 @@ import pytest
 from authmanager import AuthManager
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app
-from tests.attacks.conftest import (
-    Victim,
-    forge,
-    nothing_reported,
-    parts,
-    rejected,
-    resign,
-    snapshot,
-)
 from tests.conftest import MakeManager, bearer, client_for, login
+from tests.support.attacks import Victim
+from tests.support.events import nothing_reported, rejected
+from tests.support.rows import snapshot
+from tests.support.tokens import forge, parts, resign
 
 HOUR = 3600
 

@@ -10,14 +10,10 @@ from typing import Any
 from authmanager import AuthManager
 from authmanager.testing import TEST_SECRET, CapturingHook
 from tests.app import User
-from tests.attacks.conftest import (
-    Victim,
-    b64,
-    nothing_reported,
-    parts,
-    rejected,
-    snapshot,
-)
+from tests.support.attacks import Victim
+from tests.support.events import nothing_reported, rejected
+from tests.support.rows import snapshot
+from tests.support.tokens import b64, parts
 
 
 def _signed(unsigned: str) -> str:

@@ -10,8 +10,10 @@ from authmanager import AuthManager
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User
-from tests.attacks.conftest import Victim, nothing_reported, snapshot
 from tests.conftest import csrf_headers, login
+from tests.support.attacks import Victim
+from tests.support.events import nothing_reported
+from tests.support.rows import snapshot
 
 
 async def _unchanged_422(
@@ -33,9 +35,12 @@ async def _unchanged_422(
 async def test_huge_password_is_refused_before_hashing(
     victim: Victim, manager: AuthManager[User], events: CapturingHook, session_factory: Any
 ) -> None:
-    """A 100 KiB password is refused by the form's bound (422) and never reaches bcrypt."""
+    """A 10 KiB password is refused by the form's bound (422) and never reaches bcrypt.
+
+    (A body over `max_body_bytes`, 64 KiB, is refused earlier with 413: test_hardening_body.)
+    """
     before = await snapshot(session_factory)
-    response = await login(victim.client, password="p" * 100_000)
+    response = await login(victim.client, password="p" * 10_000)
     await _unchanged_422(response, manager, events, session_factory, before)
     assert "p" * 64 not in response.text
     assert events.of(EventName.LOGIN_FAILED) == []
@@ -93,25 +98,32 @@ async def test_refresh_token_of_wrong_json_type_is_refused(
 async def test_oversized_refresh_body_is_refused(
     victim: Victim, manager: AuthManager[User], events: CapturingHook, session_factory: Any
 ) -> None:
-    """A 1 MiB refresh body is refused without parsing it."""
+    """A 1 MiB refresh body is refused without parsing it: 413 past `max_body_bytes`."""
     before = await snapshot(session_factory)
     response = await victim.client.post(
         "/auth/refresh",
         json={"refresh_token": "a" * (1 << 20)},
         headers=csrf_headers(victim.client),
     )
-    await _unchanged_422(response, manager, events, session_factory, before)
+    assert response.status_code == 413, response.text
+    assert response.json()["reason"] == "body_too_large"
+    await nothing_reported(manager, events)
+    assert events.of(EventName.TOKEN_REJECTED) == []
+    assert await snapshot(session_factory) == before
 
 
 async def test_refresh_form_with_password_grant_is_refused(
     victim: Victim, manager: AuthManager[User], events: CapturingHook, session_factory: Any
 ) -> None:
-    """A refresh form naming another grant type answers 422 (RFC 6749 §5.2)."""
+    """A refresh form naming another grant type answers 400 `unsupported_grant_type`."""
     before = await snapshot(session_factory)
     response = await victim.client.post(
         "/auth/refresh", data={"grant_type": "password", "refresh_token": "x"}
     )
-    await _unchanged_422(response, manager, events, session_factory, before)
+    assert response.status_code == 400, response.text  # RFC 6749 §5.2
+    assert response.json()["error"] == "unsupported_grant_type"
+    await nothing_reported(manager, events)
+    assert await snapshot(session_factory) == before
 
 
 async def test_login_without_password_field_is_refused(

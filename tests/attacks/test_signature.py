@@ -15,19 +15,12 @@ from jwt.algorithms import RSAAlgorithm
 from authmanager import AuthManager
 from authmanager.testing import TEST_SECRET, CapturingHook
 from tests.app import User, make_app
-from tests.attacks.conftest import (
-    Victim,
-    b64,
-    compact,
-    forge,
-    hand_sign,
-    nothing_reported,
-    parts,
-    rejected,
-    snapshot,
-)
 from tests.conftest import MakeManager, bearer, client_for, login
-from tests.security.keys import private_pem, public_pem
+from tests.support.attacks import Victim
+from tests.support.events import nothing_reported, rejected
+from tests.support.keys import private_pem, public_pem
+from tests.support.rows import snapshot
+from tests.support.tokens import b64, compact, forge, hand_sign, parts
 
 
 async def _attack(

@@ -8,8 +8,10 @@ from authmanager import AuthManager
 from authmanager.hooks import EventName
 from authmanager.testing import CapturingHook
 from tests.app import User
-from tests.attacks.conftest import Victim, nothing_reported, rejected, snapshot
 from tests.conftest import bearer, csrf_headers
+from tests.support.attacks import Victim
+from tests.support.events import nothing_reported, rejected
+from tests.support.rows import snapshot
 
 
 async def _no_rejection(manager: AuthManager[User], events: CapturingHook) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.support.http import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -52,18 +53,11 @@ def _require_browser() -> Any:
     return sync_playwright
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo served by uvicorn on a free loopback port, on a temp SQLite file."""
     _require_browser()
-    port = _free_port()
+    port = free_port()
     db = tmp_path_factory.mktemp("demo") / "demo.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "AUTH_"))}
     env["AUTH_BCRYPT_ROUNDS"] = "4"

@@ -16,12 +16,13 @@ from sqlalchemy import select
 from authmanager import metadata
 from authmanager.exceptions import InvalidTokenError, Reason
 from tests.conftest import bearer, client_for
-from tests.docs.conftest import EXAMPLES, Load, add_user, create_tables
+from tests.support.docs import EXAMPLES, Load, add_user, create_tables
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
 
-BINDING = "tests/binding/test_doc_examples.py::"
+BINDING = "tests/docs/test_binding_examples.py::"
+FIRST_USE = "tests/docs/test_firstuse_examples.py::"
 OIDC = "tests/identities/test_doc_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
@@ -49,6 +50,7 @@ COVERED = {
     "migrations_1.py": "test_alembic_env_creates_token_tables",
     "passwords_1.py": "test_password_change_needs_fresh_login",
     "production_1.py": "test_production_settings_refuse_insecure",
+    "oauth_1.py": FIRST_USE + "test_oauth_recipe_password_grant_and_automatic_refresh",
     "oidc_1.py": OIDC + "test_oidc_example_app_signs_up_with_a_provider",
     "oidc_2.py": OIDC + "test_oidc_provider_configurations_parse",
     "oidc_3.py": OIDC + "test_oidc_native_example_exchanges_an_id_token",

@@ -1,4 +1,4 @@
-"""Fixtures of the HTTP tests."""
+"""Fixtures of the HTTP tests: table reads, clients by settings, clients by address."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authmanager import AuthManager
 from tests.app import User, make_app
-from tests.conftest import client_for
-from tests.http.support import Tables
+from tests.support.http import Client, client_for
+from tests.support.rows import Tables
 
 
 @pytest.fixture
@@ -30,6 +30,22 @@ async def client_with(
 
     def factory(**overrides: Any) -> httpx.AsyncClient:
         c = client_for(make_app(make_manager(**overrides)))
+        opened.append(c)
+        return c
+
+    yield factory
+    for c in opened:
+        await c.aclose()
+
+
+@pytest.fixture
+async def client_from() -> AsyncIterator[Client]:
+    """Build an HTTPS client on *manager*'s app whose requests come from address *ip*."""
+    opened: list[httpx.AsyncClient] = []
+
+    def factory(manager: AuthManager[User], ip: str = "203.0.113.7") -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=make_app(manager), client=(ip, 40000))
+        c = httpx.AsyncClient(transport=transport, base_url="https://testserver")
         opened.append(c)
         return c
 

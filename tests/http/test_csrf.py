@@ -16,7 +16,9 @@ from authmanager import AuthManager
 from authmanager.testing import CapturingHook
 from tests.app import User
 from tests.conftest import csrf_headers, login
-from tests.http.support import Tables, bearer, claims, logged_in
+from tests.support.http import bearer, logged_in
+from tests.support.rows import Tables
+from tests.support.tokens import claims
 
 ClientWith = Callable[..., httpx.AsyncClient]
 

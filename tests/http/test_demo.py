@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from asgi_lifespan import LifespanManager
 
 from authmanager.demo import DEMO_EMAIL, create_app
 from tests.conftest import client_for
-from tests.http.support import bearer, set_cookies
+from tests.support.http import bearer, free_port, set_cookies
 
 DEMO_PASSWORD = "demo password for tests"
 PAGE_IDS = ("username", "password", "login", "me", "refresh", "logout", "output")
@@ -78,17 +77,10 @@ async def test_demo_secure_cookie_when_asked(
         assert "secure" in set_cookies(login)["refresh_token"].flags
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """`python -m authmanager.demo` on a free loopback port; yields its URL and output."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "demo.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "AUTH_"))}
     with log.open("w") as out:

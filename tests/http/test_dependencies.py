@@ -22,7 +22,7 @@ from authmanager import (
 from authmanager.testing import test_settings
 from tests.app import User, Users, make_app
 from tests.conftest import CreateUser, client_for, csrf_headers
-from tests.http.support import bearer, logged_in
+from tests.support.http import bearer, logged_in
 
 
 def error_of(response: httpx.Response) -> tuple[int, str]:

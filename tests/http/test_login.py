@@ -10,7 +10,9 @@ from authmanager import AuthManager
 from authmanager.testing import CapturingHook
 from tests.app import User
 from tests.conftest import PASSWORD, CreateUser, login
-from tests.http.support import Tables, bearer, claims, set_cookies
+from tests.support.http import bearer, set_cookies
+from tests.support.rows import Tables
+from tests.support.tokens import claims
 
 ClientWith = Callable[..., httpx.AsyncClient]
 
@@ -130,14 +132,14 @@ async def test_malformed_login_form_is_422_invalid_request(
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_wrong_grant_type_is_422(client: httpx.AsyncClient, user: User) -> None:
-    """A password form with another `grant_type` is refused as malformed."""
+async def test_wrong_grant_type_is_400(client: httpx.AsyncClient, user: User) -> None:
+    """A password form with another `grant_type` is 400 `unsupported_grant_type` (RFC 6749)."""
     response = await client.post(
         "/auth/login",
         data={"grant_type": "client_credentials", "username": user.email, "password": PASSWORD},
     )
-    assert response.status_code == 422
-    assert response.json()["error"] == "invalid_request"
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"
     assert PASSWORD not in response.text
 
 

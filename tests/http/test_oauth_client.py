@@ -18,7 +18,7 @@ with warnings.catch_warnings():
 from authmanager import AuthManager
 from tests.app import User, make_app
 from tests.conftest import PASSWORD
-from tests.http.support import claims
+from tests.support.tokens import claims
 
 BASE = "https://testserver"
 
@@ -52,7 +52,12 @@ async def test_authlib_password_and_refresh_grants(
         assert new["refresh_token"] != first_refresh
         assert claims(new["access_token"])["sid"] == claims(token["access_token"])["sid"]
         assert (await client.get("/me")).status_code == 200
+        newer = await client.refresh_token(
+            f"{BASE}/auth/refresh", refresh_token=new["refresh_token"]
+        )
+        assert newer["refresh_token"] != new["refresh_token"]
 
+        # The first token's successor has moved on: presenting it again is refused.
         with pytest.raises(OAuthError) as reused:
             await client.refresh_token(f"{BASE}/auth/refresh", refresh_token=first_refresh)
         assert reused.value.error == "invalid_grant"

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from authmanager import AuthManager
 from tests.app import User
 from tests.conftest import PASSWORD, client_for, login
-from tests.http.support import bearer, set_cookies
+from tests.support.http import bearer, set_cookies
 
 ClientWith = Callable[..., httpx.AsyncClient]
 FORWARDED = {"X-Forwarded-For": "203.0.113.7"}

@@ -12,7 +12,9 @@ from authmanager import AuthManager
 from authmanager.testing import CapturingHook
 from tests.app import User
 from tests.conftest import CreateUser, csrf_headers, login
-from tests.http.support import Tables, bearer, claims, logged_in, set_cookies
+from tests.support.http import bearer, logged_in, set_cookies
+from tests.support.rows import Tables
+from tests.support.tokens import claims
 
 ClientWith = Callable[..., httpx.AsyncClient]
 
@@ -166,21 +168,28 @@ async def test_access_token_is_not_a_refresh_token(client_with: ClientWith, user
 
 
 async def test_malformed_refresh_bodies_are_422(client_with: ClientWith) -> None:
-    """A wrong JSON shape, a form without the token or another grant is 422 `invalid_request`."""
+    """A wrong JSON shape or body type: 422 `invalid_request`; another grant 400; a form
+    without the token means the cookie (none here: 401)."""
     client = client_with(refresh_token_transport="body")
     attempts = [
         client.post("/auth/refresh", json={"token": "x"}),
         client.post(
             "/auth/refresh", content=b"{not json", headers={"content-type": "application/json"}
         ),
-        client.post("/auth/refresh", data={"grant_type": "refresh_token"}),
-        client.post("/auth/refresh", data={"grant_type": "password", "refresh_token": "x"}),
         client.post("/auth/refresh", content=b"x", headers={"content-type": "text/plain"}),
     ]
     for attempt in attempts:
         response = await attempt
         assert response.status_code == 422, response.text
         assert response.json()["error"] == "invalid_request"
+    other = await client.post(
+        "/auth/refresh", data={"grant_type": "password", "refresh_token": "x"}
+    )
+    assert other.status_code == 400, other.text
+    assert other.json()["error"] == "unsupported_grant_type"
+    no_token = await client.post("/auth/refresh", data={"grant_type": "refresh_token"})
+    assert no_token.status_code == 401, no_token.text
+    assert no_token.json()["reason"] == "missing"
 
 
 async def test_refresh_of_inactive_user_is_refused(

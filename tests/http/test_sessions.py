@@ -8,7 +8,8 @@ from authmanager import AuthManager
 from authmanager.testing import CapturingHook
 from tests.app import User, make_app
 from tests.conftest import CreateUser, client_for, csrf_headers
-from tests.http.support import Tables, bearer, logged_in, set_cookies
+from tests.support.http import bearer, logged_in, set_cookies
+from tests.support.rows import Tables
 
 
 async def test_logout_ends_session_and_clears_cookie(

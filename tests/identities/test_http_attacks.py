@@ -111,6 +111,59 @@ async def test_mixed_up_issuer_is_400(web: Web) -> None:
     assert (await web.stored())["identities"] == 0
 
 
+# --- the callback's cross-site rule (issue 11's, less the provider's redirect) -------
+#: What Chromium sends with the provider's redirect back: a top-level cross-site
+#: navigation, no Origin (checked end to end by tests/browser/test_oidc_browser.py).
+NAVIGATION = {
+    "Sec-Fetch-Site": "cross-site",
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Dest": "document",
+    "Sec-Fetch-User": "?1",
+}
+
+
+async def test_callback_as_a_cross_site_navigation_signs_in(web: Web) -> None:
+    """The provider's redirect back is cross-site by nature: it must pass."""
+    back = await web.at_provider()
+    answer = await web.callback(back.url, headers={**HTML, **NAVIGATION})
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/home"
+    assert not no_session_cookie(answer)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(CROSS_SITE, id="origin-of-another-site"),
+        pytest.param({"Origin": "null", **NAVIGATION}, id="null-origin"),
+        pytest.param(
+            {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
+            id="script-fetch",
+        ),
+        pytest.param({**NAVIGATION, "Sec-Fetch-Dest": "iframe"}, id="frame"),
+        pytest.param(
+            {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}, id="image-or-script"
+        ),
+    ],
+)
+async def test_callback_refuses_what_no_provider_redirect_is(
+    web: Web, headers: dict[str, str]
+) -> None:
+    """403 `csrf` before the state is looked at: the real navigation still finishes."""
+    back = await web.at_provider()
+    await web.manager.drain_events()
+    web.events.clear()
+    answer = await web.callback(back.url, headers={**JSON, **headers})
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["reason"] == "csrf"
+    assert no_session_cookie(answer)
+    assert await web.stored() == {**NOTHING, "flows": 1}
+    await web.manager.drain_events()
+    assert [e.reason for e in web.events.events] == ["csrf"]
+    finished = await web.callback(back.url, headers={**HTML, **NAVIGATION})
+    assert finished.status_code == 303, finished.text
+
+
 # --- the ID token ----------------------------------------------------------------------
 async def test_wrong_nonce_is_400_and_creates_no_account(web: Web) -> None:
     """The authorization request altered on its way: the ID token's nonce is not ours."""
@@ -122,6 +175,7 @@ async def test_wrong_nonce_is_400_and_creates_no_account(web: Web) -> None:
     assert answer.json() == {
         "detail": "The ID token's nonce does not match.",
         "error": "invalid_grant",
+        "error_description": "The ID token's nonce does not match.",
         "reason": "invalid_nonce",
     }
     assert await web.stored() == NOTHING

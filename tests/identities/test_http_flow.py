@@ -12,10 +12,10 @@ from sqlalchemy import update
 
 from authmanager import AuthManager
 from authmanager.identities.tables import oidc_flows
-from tests.conftest import bearer
 from tests.identities.conftest import MakeWeb, providers_for
 from tests.identities.support import Member, members, sign_in_at_provider
 from tests.identities.web import HTML, JSON, Web, query_of
+from tests.support.http import bearer
 
 
 async def test_authorize_redirects_to_provider_with_a_bound_cookie(web: Web) -> None:
@@ -289,6 +289,7 @@ async def test_errors_are_json_for_api_clients_and_pages_for_browsers(web: Web) 
     assert data.json() == {
         "detail": "No such identity provider.",
         "error": "invalid_request",
+        "error_description": "No such identity provider.",
         "reason": "unknown_provider",
     }
 

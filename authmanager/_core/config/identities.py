@@ -133,7 +133,7 @@ class ProviderConfig(BaseModel):
 
 
 class IdentitySettings(BaseSettings):
-    """Settings: sign-in with openid connect and oauth 2.0 providers."""
+    """Settings: sign-in with OpenID Connect and OAuth 2.0 providers."""
 
     oidc_providers: dict[str, ProviderConfig] = Field(
         default_factory=dict,

@@ -3,10 +3,12 @@
 Cross-site requests, route by route (the login-CSRF class of issue 11):
 - `GET /oidc/{provider}/authorize` may come from anywhere (a "Sign in with" link on
   another site is normal): it only starts a flow bound to this browser's cookie.
-- `GET /oidc/{provider}/callback` is a cross-site navigation by nature (the provider
-  sends the browser back). A forged callback carries an attacker's code and state, but
-  the state is only accepted from the browser holding the flow's cookie, so it cannot
-  sign the victim in to the attacker's account.
+- `GET /oidc/{provider}/callback` signs someone in and sets the refresh cookie, but is
+  a cross-site navigation by nature (the provider sends the browser back), so it gets
+  `check_navigation`: the rule of `check_origin` less the one request every real
+  sign-in is (a top-level navigation without `Origin`). A forged callback carries an
+  attacker's code and state, but the state is only accepted from the browser holding
+  the flow's cookie, so it cannot sign the victim in to the attacker's account.
 - `POST /oidc/{provider}/token` signs someone in from a POST and, with the cookie
   transport, sets the refresh cookie: an attacker's page could post the attacker's own
   ID token to sign the victim's browser in to the attacker's account. The body must be
@@ -229,6 +231,7 @@ def _add_browser_flow(
         iss: str | None = None,
         error: str | None = None,
     ) -> Response:
+        transport.check_navigation(request)  # before the state is looked at or used
         client = await binder.login_client(request, transport.client(request), None)
         result = await service.complete(
             provider,

@@ -35,7 +35,9 @@ def add_session_routes(
         responses=errors(401, 503),
         summary="List the user's active sessions",
     )
-    async def list_sessions(payload: TokenPayload = Depends(deps.token_data)) -> list[SessionBody]:
+    async def list_sessions(
+        payload: TokenPayload = Depends(deps.live_token_data),
+    ) -> list[SessionBody]:
         found = await sessions.list_sessions(payload.sub, None)
         return [
             SessionBody(
@@ -54,13 +56,15 @@ def add_session_routes(
         "/sessions/{session_id}",
         name="authmanager:revoke_session",
         status_code=204,
-        responses={**errors(401, 503), 404: {"model": ErrorBody}},
+        responses={**errors(401, 422, 503), 404: {"model": ErrorBody}},
         summary="End one of the user's sessions",
     )
     async def revoke_session(
         request: Request,
-        session_id: Annotated[str, Field(max_length=64)],
-        payload: TokenPayload = Depends(deps.token_data),
+        # Session ids are ours (`new_id`): anything else (a NUL, which PostgreSQL
+        # refuses in a query, or bytes that are not ASCII) is malformed, not a 503.
+        session_id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+        payload: TokenPayload = Depends(deps.live_token_data),
     ) -> Response:
         client = transport.client(request)
         ended = await revocations.end_session(
@@ -81,6 +85,6 @@ def add_session_routes(
         responses=errors(401, 503),
         summary="End every session but the current one",
     )
-    async def revoke_others(payload: TokenPayload = Depends(deps.token_data)) -> RevokedBody:
+    async def revoke_others(payload: TokenPayload = Depends(deps.live_token_data)) -> RevokedBody:
         count = await revocations.revoke_all(payload.sub, payload.jti, None)
         return RevokedBody(detail="Every other session has ended.", revoked=count)
