@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
@@ -29,6 +29,7 @@ from authmanager._core.types import ClientInfo
 from authmanager._facade.accounts import AccountMethods
 from authmanager._facade.admin import AdminMethods
 from authmanager._facade.apikeys import ApiKeyMethods
+from authmanager._facade.identities import IdentityMethods
 from authmanager._facade.mfa import MfaMethods
 from authmanager._facade.passwords import PasswordMethods
 from authmanager._facade.sessions import SessionMethods
@@ -50,6 +51,7 @@ from authmanager._web.router import add_jwks_route, new_router
 from authmanager._web.routes.accounts import add_account_routes
 from authmanager._web.routes.apikeys import add_api_key_routes
 from authmanager._web.routes.health import add_health_route
+from authmanager._web.routes.identities import add_identity_routes
 from authmanager._web.routes.mfa import add_mfa_routes
 from authmanager._web.routes.sessions import add_session_routes
 from authmanager._web.routes.tokens import add_token_routes
@@ -68,8 +70,13 @@ from authmanager.apikeys import (
     UsageRecorder,
 )
 from authmanager.hooks import AuditLogHook, Hook
+from authmanager.identities import IdentityLinks
+from authmanager.identities.flows import FlowStore
 from authmanager.loaders import UserLoader
 from authmanager.mfa import MfaService
+
+if TYPE_CHECKING:  # the oidc extra: imported only when providers are configured
+    from authmanager.identities.service import IdentityService
 
 __all__ = ["AuthManager"]
 
@@ -85,6 +92,7 @@ class AuthManager(
     AccountMethods[UserT],
     MfaMethods[UserT],
     AdminMethods[UserT],
+    IdentityMethods[UserT],
     Generic[UserT],
 ):
     """Stateful JWT authentication for one FastAPI application (or audience).
@@ -108,11 +116,13 @@ class AuthManager(
     Raises:
         TypeError: The user loader lacks `get_user` or `get_user_by_login` coroutines,
             an optional loader method is not a coroutine, the sender is not callable,
-            or `AUTH_REQUIRE_VERIFIED_EMAIL` is on with a loader that has no
-            `set_verified`.
+            `AUTH_REQUIRE_VERIFIED_EMAIL` is on with a loader that has no
+            `set_verified`, or `AUTH_OIDC_PROVIDERS` is set and it lacks
+            `get_user_for_identity`.
         ValueError: The keys in the settings cannot be loaded, or a link template or
             the password policy is unusable.
-        ImportError: TOTP keys or a WebAuthn RP id are set without the `mfa` extra.
+        ImportError: TOTP keys or a WebAuthn RP id are set without the `mfa` extra, or
+            `AUTH_OIDC_PROVIDERS` without the `oidc` extra.
 
     Example:
         ```python
@@ -279,6 +289,26 @@ class AuthManager(
             events=self._events,
             limiter=self._rate_limiter,
         )
+        # Sign-in with external providers: links always, the provider flows when configured.
+        self._identity_flows = FlowStore(database)
+        self._identity_links: IdentityLinks[Any] = IdentityLinks(
+            database=database,
+            users=user_loader,  # type: ignore[arg-type]
+            events=self._events,
+            has_other_sign_in=self._mfa.has_passkey,  # a passkey is a way to sign in
+        )
+        self._identities: IdentityService[Any] | None = None
+        if settings.oidc_providers:
+            from authmanager.identities.factory import build_identity_service
+
+            self._identities = build_identity_service(
+                settings=settings,
+                database=database,
+                users=user_loader,
+                sessions=self._sessions,
+                events=self._events,
+                limiter=self._rate_limiter,  # the one storage (reset, closed with the rest)
+            )
         # HTTP.
         deps: Dependencies[UserT] = Dependencies(
             settings=settings,
@@ -341,6 +371,14 @@ class AuthManager(
                 self.router, settings=settings, deps=deps, binder=binder, accounts=self._accounts
             )
         add_mfa_routes(self.router, settings=settings, deps=deps, binder=binder, mfa=self._mfa)
+        add_identity_routes(
+            self.router,
+            settings=settings,
+            deps=deps,
+            binder=binder,
+            links=self._identity_links,
+            service=self._identities,
+        )
         add_health_route(self.router, health=self._health)
         if not self._keys.symmetric:
             add_jwks_route(self.router, self._keys.jwks)

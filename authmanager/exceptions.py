@@ -70,6 +70,17 @@ class Reason(StrEnum):
     EMAIL_NOT_VERIFIED = "email_not_verified"
     TOKEN_USED = "token_used"
     LOGIN_TAKEN = "login_taken"
+    # External identity providers (sign-in with OpenID Connect / OAuth 2.0)
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    PROVIDER_ERROR = "provider_error"
+    UNKNOWN_PROVIDER = "unknown_provider"
+    INVALID_STATE = "invalid_state"
+    INVALID_NONCE = "invalid_nonce"
+    INVALID_CODE = "invalid_code"
+    UNSAFE_REDIRECT = "unsafe_redirect"
+    IDENTITY_REFUSED = "identity_refused"
+    IDENTITY_IN_USE = "identity_in_use"
+    LAST_SIGN_IN_METHOD = "last_sign_in_method"
     # OAuth 2.0 token endpoint
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     # Hardening

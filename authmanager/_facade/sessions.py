@@ -16,6 +16,7 @@ from authmanager._services.sessions import SessionService
 from authmanager.accounts._outbox import Outbox
 from authmanager.accounts._tokens import ActionTokens
 from authmanager.apikeys import ApiKeyService, UsageRecorder
+from authmanager.identities.flows import FlowStore
 from authmanager.mfa import MfaService
 
 __all__ = ["SessionMethods"]
@@ -38,6 +39,7 @@ class SessionMethods(Generic[UserT]):
     _action_tokens: ActionTokens
     _outbox: Outbox | None
     _mfa: MfaService
+    _identity_flows: FlowStore
 
     async def revoke_token(self, token: str, *, session: AsyncSession | None = None) -> bool:
         """Make *token* stop working at once; return whether it was live.
@@ -94,7 +96,8 @@ class SessionMethods(Generic[UserT]):
         """Delete the rows of tokens past expiry (and of sessions left empty); return the count.
 
         API keys that are revoked or expired are deleted too, and counted; so are action
-        tokens past expiry (used or not), expired `mfa_token`s and WebAuthn challenges.
+        tokens past expiry (used or not), expired `mfa_token`s and WebAuthn challenges,
+        provider sign-ins never completed and native nonces past their ID token's expiry.
 
         Raises:
             TokenStoreUnavailableError: nothing was deleted.
@@ -102,7 +105,8 @@ class SessionMethods(Generic[UserT]):
         count = await self._revocations.purge_expired(session)
         count += await self._api_keys.purge_expired(session=session)
         count += await self._action_tokens.purge(session=session)
-        return count + await self._mfa.purge_expired(session=session)
+        count += await self._mfa.purge_expired(session=session)
+        return count + await self._identity_flows.purge_expired(session)
 
     async def invalidate_state_cache(self) -> None:
         """Make every process, on every host, drop its cached token states (else no-op).
@@ -157,7 +161,7 @@ class SessionMethods(Generic[UserT]):
         await self._events.drain()
 
     async def reset_rate_limits(self) -> None:
-        """Forget every failed login and refresh counted so far (tests, administrators).
+        """Forget every failed login, refresh and provider sign-in counted so far (tests, admins).
 
         With a Redis storage this clears the counts of every manager on that Redis
         database.
@@ -165,4 +169,4 @@ class SessionMethods(Generic[UserT]):
         Raises:
             TokenStoreUnavailableError: the rate-limit storage could not be reached.
         """
-        await self._limiter.reset()
+        await self._limiter.reset()  # one storage: provider sign-in counts included

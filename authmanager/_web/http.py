@@ -53,6 +53,17 @@ _BY_REASON: dict[Reason, _Answer] = {
     Reason.VALIDATOR: _Answer(403, "access_denied"),
     Reason.DUPLICATE_CREDENTIALS: _Answer(401, "invalid_request"),
     Reason.MISSING: _Answer(401, "invalid_request"),
+    # Sign-in with external providers.
+    Reason.PROVIDER_UNAVAILABLE: _Answer(503, "temporarily_unavailable"),
+    Reason.PROVIDER_ERROR: _Answer(502, "server_error"),
+    Reason.UNKNOWN_PROVIDER: _Answer(404, "invalid_request"),
+    Reason.UNSAFE_REDIRECT: _Answer(400, "invalid_request"),
+    Reason.INVALID_STATE: _Answer(400, "invalid_grant"),
+    Reason.INVALID_NONCE: _Answer(400, "invalid_grant"),
+    Reason.INVALID_CODE: _Answer(400, "invalid_grant"),
+    Reason.IDENTITY_REFUSED: _Answer(403, "access_denied"),
+    Reason.IDENTITY_IN_USE: _Answer(409, "identity_in_use"),
+    Reason.LAST_SIGN_IN_METHOD: _Answer(409, "last_sign_in_method"),
     Reason.UNSUPPORTED_GRANT_TYPE: _Answer(400, "unsupported_grant_type"),
     Reason.BODY_TOO_LARGE: _Answer(413, "invalid_request"),
     # Account flows: an unverified user with the right password; a taken login.
@@ -81,6 +92,13 @@ _BY_CLASS: list[tuple[type[AuthError], _Answer]] = [
     (TokenStoreUnavailableError, _Answer(503, "temporarily_unavailable")),
     (AuthError, _Answer(401, "invalid_request")),
 ]
+# Routes that receive an identity provider's answer (its callback, a native app's ID
+# token): a refused token there is the provider's, not a credential of ours, so it is a
+# bad request (RFC 6749 §5.2 `invalid_grant`), and a refused account is forbidden.
+_FROM_PROVIDER: list[tuple[type[AuthError], _Answer]] = [
+    (InvalidCredentialsError, _Answer(403, "access_denied")),
+    (InvalidTokenError, _Answer(400, "invalid_grant")),
+]
 
 
 # The account flows refuse bad input with `ValueError`s (the contract says a weak password
@@ -94,11 +112,14 @@ _INPUT_REASONS: dict[type[ValueError], Reason] = {
 INPUT_ERRORS: tuple[type[ValueError], ...] = tuple(_INPUT_REASONS)
 
 
-def _answer(exc: AuthError, grant: bool = False) -> _Answer:
+def _answer(exc: AuthError, grant: bool = False, *, provider: bool = False) -> _Answer:
     if exc.reason in _BY_REASON:
         return _BY_REASON[exc.reason]
     if not grant and exc.reason in _FACTOR_PROOFS:
         return _Answer(400, "invalid_grant")
+    for kind, answer in _FROM_PROVIDER if provider else ():
+        if isinstance(exc, kind):
+            return answer
     for kind, answer in _BY_CLASS:
         if isinstance(exc, kind):
             return answer
@@ -123,14 +144,16 @@ def _headers(exc: AuthError, answer: _Answer) -> dict[str, str]:
         headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, TokenStoreUnavailableError):
         headers["Retry-After"] = "5"
+    elif exc.reason is Reason.PROVIDER_UNAVAILABLE:
+        headers["Retry-After"] = "30"
     return headers
 
 
 class AuthHTTPException(HTTPException):
     """An `HTTPException` that still knows the OAuth 2.0 `error` code and reason."""
 
-    def __init__(self, exc: AuthError, *, grant: bool = False) -> None:
-        answer = _answer(exc, grant)
+    def __init__(self, exc: AuthError, *, grant: bool = False, provider: bool = False) -> None:
+        answer = _answer(exc, grant, provider=provider)
         error = answer.error
         if grant and answer.status == 401:
             # RFC 6749 §5.2: token-endpoint failures are invalid_grant / invalid_request.
@@ -142,9 +165,13 @@ class AuthHTTPException(HTTPException):
         self.fields: dict[str, Any] = exc.fields() if isinstance(exc, MfaRequiredError) else {}
 
 
-def to_http(exc: AuthError, *, grant: bool = False) -> AuthHTTPException:
-    """Return the HTTP exception for *exc* (status, message, headers)."""
-    return AuthHTTPException(exc, grant=grant)
+def to_http(exc: AuthError, *, grant: bool = False, provider: bool = False) -> AuthHTTPException:
+    """Return the HTTP exception for *exc* (status, message, headers).
+
+    *grant*: a token endpoint (`invalid_grant`); *provider*: a route that receives an
+    identity provider's answer (a refused ID token or code is 400, a refused account 403).
+    """
+    return AuthHTTPException(exc, grant=grant, provider=provider)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from starlette.types import Message, Receive, Scope, Send
 from authmanager._core.settings import AuthSettings
 from authmanager._core.tokens import TokenPair
 from authmanager._web.http import AuthHTTPException, describe, error_response, to_http
+from authmanager._web.pages import render_error
 from authmanager._web.schemas import ErrorBody, TokenBody
 from authmanager._web.transport import Transport
 from authmanager.exceptions import AuthError, Reason
@@ -32,6 +33,10 @@ _GRANT_ROUTES = frozenset(
         "authmanager:passkey_login",
     }
 )
+#: Routes that receive an identity provider's answer (see `to_http(provider=True)`).
+_PROVIDER_ROUTES = frozenset({"authmanager:oidc_callback", "authmanager:oidc_token"})
+#: Routes a browser navigates to: their errors are an HTML page unless JSON is asked for.
+_PAGE_ROUTES = frozenset({"authmanager:oidc_authorize", "authmanager:oidc_callback"})
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -93,14 +98,19 @@ class AuthRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         grant = self.name in _GRANT_ROUTES
+        provider = self.name in _PROVIDER_ROUTES
+        page = self.name in _PAGE_ROUTES
+
+        def render(request: Request, exc: AuthHTTPException) -> Response:
+            return render_error(request, exc) if page else error_response(exc)
 
         async def route(request: Request) -> Response:
             try:
                 return await handler(request)
             except AuthHTTPException as exc:
-                return error_response(exc)
+                return render(request, exc)
             except AuthError as exc:
-                return error_response(to_http(exc, grant=grant))
+                return render(request, to_http(exc, grant=grant, provider=provider))
             except RequestValidationError as exc:
                 return _invalid_request(exc)
 

@@ -250,6 +250,28 @@ class Transport:
         if "cross-site" in sites:
             raise self.refused(request, _csrf("The request comes from another site."))
 
+    def check_navigation(self, request: Request) -> None:
+        """`check_origin` for a route that another site's redirect reaches by design.
+
+        An OAuth 2.0 redirection endpoint (`/oidc/{provider}/callback`) is reached by a
+        top-level navigation from the provider's site: `Sec-Fetch-Site: cross-site`
+        and no `Origin`, which `check_origin` would refuse for every real sign-in. Its
+        login-CSRF defence is the `state` bound to the browser's flow cookie. What no
+        provider redirect is, is refused as `check_origin` refuses it: a request naming
+        another origin (or `null`), and a cross-site request that is not a top-level
+        navigation (a script's fetch, a frame, an image).
+        """
+        if not self.settings.csrf_protection:
+            return
+        if request.headers.getlist("origin"):
+            self.check_origin(request)
+            return
+        if "cross-site" not in _values(request, "sec-fetch-site"):
+            return
+        modes, dests = _values(request, "sec-fetch-mode"), _values(request, "sec-fetch-dest")
+        if modes - {"navigate"} or dests - {"document"}:
+            raise self.refused(request, _csrf("The request comes from another site."))
+
     def _origin_allowed(self, request: Request, origin: str) -> bool:
         # Not a secret: a plain comparison. An origin with bytes that are not ASCII (or
         # "null", from a sandboxed frame or a redirect) matches no allowed origin.
@@ -292,6 +314,11 @@ class Transport:
         if self.on_reject is not None:
             self.on_reject(request, exc)
         return exc
+
+
+def _values(request: Request, header: str) -> set[str]:
+    """The values of a Fetch metadata *header*, lower-cased (empty when absent)."""
+    return {value.strip().lower() for value in request.headers.getlist(header)}
 
 
 def _csrf(message: str) -> AuthError:

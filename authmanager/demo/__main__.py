@@ -74,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     if "AUTH_WEBAUTHN_RP_ID" not in os.environ:
         # Passkeys: the page's origin on this port (read by every worker's settings).
         os.environ.setdefault("AUTH_WEBAUTHN_ORIGINS", f"http://localhost:{args.port}")
+    base = f"http://{args.host}:{args.port}"
+    if os.environ.get("AUTH_OIDC_PROVIDERS") and "AUTH_OIDC_REDIRECT_BASE_URL" not in os.environ:
+        # The providers send the browser back to this demo's own callback (every worker
+        # reads the environment).
+        os.environ["AUTH_OIDC_REDIRECT_BASE_URL"] = base
     if args.workers > 1:
         shared = shared_secrets(url, password=args.password)
         password = shared.password
@@ -81,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         app = create_app(url, password=args.password)
         password, settings = app.state.demo_password, app.state.auth.settings
-    base = f"http://{args.host}:{args.port}"
     lines = [
         "authmanager demo",
         f"  database:  {url}",
@@ -103,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(
             "  note: the key that encrypts TOTP secrets was drawn once and is kept in the "
             "demo database (a demo shortcut: set AUTH_MFA_ENCRYPTION_KEYS in production)."
+        )
+    for name in settings.oidc_providers:
+        lines.append(
+            f"  provider:  {name} (register the callback "
+            f"{settings.oidc_redirect_base_url}{settings.route_prefix}/oidc/{name}/callback)"
         )
     if not settings.cookie_secure:
         lines.append(

@@ -35,9 +35,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from authmanager import AuthManager, AuthSettings, SQLAlchemyUserLoader
+from authmanager import AuthManager, AuthSettings
 from authmanager._core.sqlite import WRITE_OPTION
 from authmanager.accounts import ConsoleSender
+from authmanager.demo.identities import DemoUsers, provider_buttons
 from authmanager.demo.shared import DemoBase, shared_secrets
 
 __all__ = ["DEFAULT_DB_URL", "DEMO_EMAIL", "DemoUser", "create_app", "demo_settings"]
@@ -53,13 +54,16 @@ Base = DemoBase
 
 
 class DemoUser(Base):
-    """A minimal user: an email to log in with, a password hash, active and verified flags."""
+    """A minimal user: an email to log in with, a password hash, active and verified flags.
+
+    An account made by a provider sign-in has no password (`hashed_password` None).
+    """
 
     __tablename__ = "demo_users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    hashed_password: Mapped[str] = mapped_column(String(255))
+    hashed_password: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Set by the email verification and sign-in links (the loader's set_verified).
     is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -123,6 +127,7 @@ async def _ensure_demo_user(
                 found is not None
                 and found.is_active
                 and found.is_verified
+                and found.hashed_password is not None
                 and await anyio.to_thread.run_sync(
                     auth.verify_password, password, found.hashed_password
                 )
@@ -189,7 +194,7 @@ def create_app(
     auth: AuthManager[DemoUser] = AuthManager(
         settings=settings or demo_settings(shared.secret_key, mfa_key=shared.mfa_key),
         session_factory=factory,
-        user_loader=SQLAlchemyUserLoader(DemoUser, login_field="email"),
+        user_loader=DemoUsers(DemoUser, login_field="email"),
         sender=ConsoleSender(),  # links are printed on standard output
     )
     demo_password = shared.password
@@ -218,6 +223,7 @@ def create_app(
 
     html = files("authmanager.demo").joinpath("page.html").read_text(encoding="utf-8")
     html = html.replace("{{PREFIX}}", auth.settings.route_prefix)
+    html = html.replace("{{PROVIDERS}}", provider_buttons(auth.settings))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:

@@ -26,6 +26,7 @@ FIRST_USE = "tests/docs/test_firstuse_examples.py::"
 APIKEYS = "tests/docs/test_apikeys_examples.py::"
 ACCOUNTS = "tests/docs/test_account_examples.py::"
 MFA = "tests/docs/test_mfa_examples.py::"
+OIDC = "tests/identities/test_doc_examples.py::"
 
 # Which test runs each file of docs/examples; a new example without a test fails below.
 COVERED = {
@@ -73,6 +74,9 @@ COVERED = {
     "email_delivery_2.js": (
         "tests/browser/test_accounts_browser.py::test_docs_link_page_reads_the_fragment"
     ),
+    "oidc_1.py": OIDC + "test_oidc_example_app_signs_up_with_a_provider",
+    "oidc_2.py": OIDC + "test_oidc_provider_configurations_parse",
+    "oidc_3.py": OIDC + "test_oidc_native_example_exchanges_an_id_token",
 }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import authlib.deprecate  # installs its own "always" filter; ours must come after it
 import httpx
+import httpx2
 import pytest
 
 with warnings.catch_warnings():
@@ -26,7 +27,8 @@ def _client(manager: AuthManager[User], **options: str) -> AsyncOAuth2Client:
     return AsyncOAuth2Client(
         client_id="cli",
         token_endpoint_auth_method="none",
-        transport=httpx.ASGITransport(app=make_app(manager)),
+        # Authlib is built on httpx2 (in the test extra, for the `oidc` extra): its transport.
+        transport=httpx2.ASGITransport(app=make_app(manager)),
         base_url=BASE,
         **options,
     )

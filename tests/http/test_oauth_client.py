@@ -6,12 +6,12 @@ import warnings
 from collections.abc import Callable
 
 import authlib.deprecate  # installs its own "always" filter; ours must come after it
-import httpx
+import httpx2
 import pytest
 
 with warnings.catch_warnings():
-    # Authlib >= 1.9.10 prefers the `httpx2` fork and warns when it falls back to httpx,
-    # which is what FastAPI users (and these tests) have.
+    # Authlib >= 1.9.10 is built on the `httpx2` fork (in the test extra, for the `oidc`
+    # extra) and warns when it falls back to httpx; the filter keeps either working.
     warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
@@ -28,7 +28,7 @@ def oauth_client(manager: AuthManager[User]) -> AsyncOAuth2Client:
     return AsyncOAuth2Client(
         client_id="demo-client",
         token_endpoint_auth_method="none",
-        transport=httpx.ASGITransport(app=make_app(manager)),
+        transport=httpx2.ASGITransport(app=make_app(manager)),
         base_url=BASE,
     )
 
