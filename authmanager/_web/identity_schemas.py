@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from authmanager.identities.idtoken import MAX_ID_TOKEN_BYTES
+from authmanager.identities.types import MAX_ID_TOKEN_BYTES
 
 __all__ = ["IdTokenExchangeBody", "IdentityBody", "LinkStartBody"]
 

@@ -18,10 +18,10 @@ import jwt
 
 from authmanager.exceptions import ExpiredTokenError, InvalidTokenError, Reason
 from authmanager.identities.providers import ProviderRegistry
+from authmanager.identities.types import MAX_ID_TOKEN_BYTES
 
 __all__ = ["MAX_ID_TOKEN_BYTES", "IdTokenVerifier"]
 
-MAX_ID_TOKEN_BYTES = 16 * 1024
 #: Header parameters that would let a token choose its own key (RFC 8725 §3.10).
 _FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

@@ -9,9 +9,19 @@ from typing import Any, Literal, NamedTuple
 
 from authmanager._core.tokens import TokenPair
 
-__all__ = ["ExternalIdentity", "FlowResult", "FlowStart", "IdentityInfo", "Purpose"]
+__all__ = [
+    "MAX_ID_TOKEN_BYTES",
+    "ExternalIdentity",
+    "FlowResult",
+    "FlowStart",
+    "IdentityInfo",
+    "Purpose",
+]
 
 Purpose = Literal["login", "link"]
+
+#: The longest ID token a native app may send (checked before any parsing).
+MAX_ID_TOKEN_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
