@@ -1,7 +1,5 @@
 """Test helpers, in one place (conftest.py files hold only fixtures).
 
-`relocate` rewrites imports of the old helper locations (for branches merged later).
-
 - `attacks`: the attack suite's `Victim` and `assert_401`.
 - `clock`: `T0` and `frozen()` (freezegun, with asyncio on the real clock).
 - `docs`: load `docs/examples/*.py` as a reader would run them.
