@@ -9,6 +9,7 @@ from typing import Any
 
 import authlib.deprecate
 import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 
@@ -189,7 +190,7 @@ async def test_two_step_authlib_example(load: Load, totp_env: None) -> None:
     oauth = AsyncOAuth2Client(
         client_id="app",
         token_endpoint_auth_method="none",
-        transport=httpx.ASGITransport(app=mod.app),
+        transport=httpx2.ASGITransport(app=mod.app),
         base_url="https://testserver",
     )
     async with oauth:

@@ -7,6 +7,7 @@ from typing import Any
 
 import authlib.deprecate  # installs its own "always" filter; ours must come after it
 import httpx
+import httpx2
 import pytest
 
 with warnings.catch_warnings():
@@ -29,7 +30,7 @@ def oauth_client(manager: AuthManager[User]) -> AsyncOAuth2Client:
     return AsyncOAuth2Client(
         client_id="demo-client",
         token_endpoint_auth_method="none",
-        transport=httpx.ASGITransport(app=mfa_app(manager)),
+        transport=httpx2.ASGITransport(app=mfa_app(manager)),
         base_url=BASE,
     )
 
