@@ -62,12 +62,15 @@ def _reconnecting() -> dict[str, Any]:
     """redis-py options: a pooled connection broken by a Redis restart is retried once.
 
     An idle connection is checked before use, and a command that fails on a broken one
-    runs once more on a fresh connection (redis-py retries nothing by default).
+    runs once more on a fresh connection (redis-py retries nothing by default). The
+    client is redis-py's asyncio one, so its retry must be `redis.asyncio.retry.Retry`:
+    the synchronous `redis.retry.Retry` returns the coroutine un-awaited and retries
+    nothing (every pooled connection a restart broke failed one request).
     """
+    from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-    from redis.retry import Retry
 
     return {
         "health_check_interval": 30,

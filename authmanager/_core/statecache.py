@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from time import monotonic
 from typing import TYPE_CHECKING
@@ -49,7 +50,9 @@ class StateCache:
         slots: The host's slot table, or None to bypass (it could not be set up).
         ttl: Seconds an entry may be used at most (a bound for revocations made by SQL
             outside the library that nobody reported with `invalidate_state_cache`).
-        size: Entries kept at most (the oldest are dropped first).
+        size: Entries kept at most (the oldest are dropped first). Entries past their
+            deadline are dropped as new ones come, so a process keeps about
+            (access tokens verified per second x *ttl*) entries, not *size*, in a long run.
         dsn: In "postgres" mode, the database to LISTEN on for other hosts' revocations.
     """
 
@@ -57,7 +60,10 @@ class StateCache:
         self._slots = slots
         self._ttl = ttl
         self._size = size
-        self._entries: dict[str, tuple[tuple[int, ...], tuple[int, ...], float, TokenState]] = {}
+        # Kept in deadline order (every entry lives *ttl*): the expired ones are in front.
+        self._entries: OrderedDict[
+            str, tuple[tuple[int, ...], tuple[int, ...], float, TokenState]
+        ] = OrderedDict()
         self._listener = (
             None if dsn is None else Listener(dsn, CHANNEL, self._on_notify, self._lost)
         )
@@ -115,9 +121,19 @@ class StateCache:
         if state.type != "access":
             return
         entries = self._entries
-        if len(entries) >= self._size and jti not in entries:
-            del entries[next(iter(entries))]
-        entries[jti] = (mark[0], mark[1], monotonic() + self._ttl, state)
+        now = monotonic()
+        entries.pop(jti, None)
+        # Entries of tokens nobody presents any more (logged out, rotated, abandoned)
+        # would otherwise stay until *size* pushes them out: drop the expired ones.
+        while entries and next(iter(entries.values()))[2] <= now:
+            entries.popitem(last=False)
+        if len(entries) >= self._size:
+            entries.popitem(last=False)
+        entries[jti] = (mark[0], mark[1], now + self._ttl, state)
+
+    def __len__(self) -> int:
+        """The states kept now (expired ones included until the next `store`)."""
+        return len(self._entries)
 
     # --- writers ---------------------------------------------------------------------
     def slots_of(self, keys: Iterable[Key]) -> set[int]:

@@ -5,9 +5,12 @@
 - `mix`: virtual users (one bench user each) log in, call `/me`, rotate their refresh
   token and log out, each request on host A or B at random, for a bounded time and
   request count. Every refused-token probe that is answered 200 is a *wrong
-  acceptance*; a refresh that failed (5xx or no answer) is retried with the same token,
-  and a retry refused with 401 is a *session lost*. Logouts and rotations are written
-  to the run's ledger for `check`.
+  acceptance*, but for the token just rotated, whose unused successor the library gives
+  again within the reuse grace (a retry after a lost answer, RFC 9700 §4.14): that
+  answer must carry the very refresh token the client holds. A refresh that failed
+  (5xx or no answer) is retried with the same token (on the other host after no
+  answer, as a load balancer fails over), and a retry refused with 401 is a *session
+  lost*. Logouts and rotations are written to the run's ledger for `check`.
 - `revocation`: log in through A, warm B, revoke through A (logout, logout-all, one
   session, password change), then poll B until it refuses; the delay and the count of
   acceptances after the revocation answered.
@@ -50,6 +53,7 @@ class Tally:
     sessions_lost: list[dict[str, Any]] = field(default_factory=list)
     missing_retry_after: int = 0
     unexpected_401: int = 0
+    same_pair_again: int = 0
     latencies: list[float] = field(default_factory=list)
     requests: int = 0
 
@@ -72,6 +76,7 @@ class Tally:
             "sessions_lost": self.sessions_lost,
             "missing_retry_after": self.missing_retry_after,
             "unexpected_401": self.unexpected_401,
+            "same_pair_again": self.same_pair_again,
             "me_p50": statistics.median(lat) if lat else None,
             "me_p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
         }
@@ -140,6 +145,8 @@ class Session:
     access: str
     refresh: str
     sid: str
+    previous: str | None = None  # the refresh token rotated into *refresh*
+    previous_at: float = 0.0  # when
 
 
 def _sid(token: str) -> str:
@@ -172,10 +179,16 @@ class Mix:
     """The load mix of `mix`; see the module docstring."""
 
     def __init__(
-        self, hosts: Hosts, ledger: Ledger, deadline: float, max_requests: int, pause: float
+        self,
+        hosts: Hosts,
+        ledger: Ledger,
+        deadline: float,
+        max_requests: int,
+        pause: float,
+        grace: float = 5.0,
     ) -> None:
         self.hosts, self.ledger, self.deadline = hosts, ledger, deadline
-        self.max_requests, self.pause = max_requests, pause
+        self.max_requests, self.pause, self.grace = max_requests, pause, grace
         self.tally = Tally()
 
     def _running(self) -> bool:
@@ -191,6 +204,7 @@ class Mix:
     async def _refresh(self, s: Session, host: str) -> Session | None:
         """Rotate; on 5xx/no answer retry the same token; None when the session is gone."""
         first_failure: float | None = None
+        names = list(self.hosts.urls)
         for attempt in range(25):
             answer = await self.hosts.call(
                 self.tally,
@@ -202,16 +216,11 @@ class Mix:
             )
             if answer is not None and answer.status_code == 200:
                 body = answer.json()
-                new = Session(body["access_token"], body["refresh_token"], s.sid)
-                self.ledger.write(kind="rotated", jti=_jti(s.refresh), token=s.refresh, t=Clock())
-                if random.random() < 0.2:  # the rotated token, on the other host
-                    await self._probe_refused(
-                        "rotated-refresh",
-                        self.hosts.other(host),
-                        "POST",
-                        "/auth/refresh",
-                        json={"refresh_token": s.refresh},
-                    )
+                now = Clock()
+                new = Session(body["access_token"], body["refresh_token"], s.sid, s.refresh, now)
+                self.ledger.write(kind="rotated", jti=_jti(s.refresh), token=s.refresh, t=now)
+                if random.random() < 0.2:
+                    await self._probe_rotated(s, new, self.hosts.other(host))
                 return new
             if answer is not None and answer.status_code < 500:
                 if first_failure is not None:
@@ -233,8 +242,39 @@ class Mix:
             if first_failure is None:
                 first_failure = Clock()
             await asyncio.sleep(0.2)
-            host = random.choice(list(self.hosts.urls))
+            # No answer: the other host (a load balancer's failover); a 5xx: either.
+            host = self.hosts.other(host) if answer is None else random.choice(names)
         return None
+
+    async def _probe_rotated(self, old: Session, new: Session, host: str) -> None:
+        """Present the token just rotated, and the one before it, on *host*.
+
+        The token just rotated has an unused successor: within the grace it may be
+        answered 200 only with that same successor (what a retry after a lost answer
+        gets), never another one. The one before has a used successor: always refused
+        (presented only within the grace, where refusing it does not end the session).
+        """
+        answer = await self.hosts.call(
+            self.tally,
+            "probe-rotated-refresh",
+            host,
+            "POST",
+            "/auth/refresh",
+            json={"refresh_token": old.refresh},
+        )
+        if answer is not None and answer.status_code == 200:
+            if answer.json().get("refresh_token") == new.refresh:
+                self.tally.same_pair_again += 1
+            else:
+                self.tally.wrong_acceptances.append(f"rotated-refresh accepted by {host}")
+        if old.previous is not None and Clock() - old.previous_at < self.grace - 1:
+            await self._probe_refused(
+                "twice-rotated-refresh",
+                host,
+                "POST",
+                "/auth/refresh",
+                json={"refresh_token": old.previous},
+            )
 
     async def _logout(self, s: Session, host: str) -> None:
         for _ in range(25):
@@ -291,7 +331,7 @@ async def run_mix(args: argparse.Namespace) -> dict[str, Any]:
     hosts = Hosts(dict(h.split("=", 1) for h in args.host))
     ledger = Ledger(Path(args.ledger))
     start = Clock()
-    mix = Mix(hosts, ledger, start + args.duration, args.max_requests, args.pause)
+    mix = Mix(hosts, ledger, start + args.duration, args.max_requests, args.pause, args.grace)
     try:
         await asyncio.gather(*(mix.user(args.first_user + i) for i in range(args.users)))
     finally:
@@ -550,6 +590,10 @@ async def run_check(args: argparse.Namespace) -> dict[str, Any]:
         )
     finally:
         await conn.close()
+    # Past the reuse grace of the last rotation, a rotated token is refused whatever
+    # became of its successor (within it, an unused successor may be given again).
+    last = max((e["t"] for e in ledger if e["kind"] == "rotated"), default=0.0)
+    await asyncio.sleep(max(0.0, last + args.grace + 1 - Clock()))
     urls = [h.split("=", 1)[1] for h in args.host]
     accepted = Counter()
     sample = [e for e in ledger if e["kind"] in ("rotated", "logout")]
@@ -610,6 +654,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--first-user", type=int, default=0)
     parser.add_argument("--pause", type=float, default=0.03)
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=5.0,
+        help="the apps' JWT_REFRESH_REUSE_GRACE_SECONDS (mix: probes; check: waits it out)",
+    )
     parser.add_argument(
         "--kinds", nargs="*", default=["logout", "logout_all", "revoke_session", "password"]
     )

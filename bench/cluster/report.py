@@ -27,6 +27,7 @@ def fault_row(mix: dict[str, Any], start: float, end: float, note: str) -> dict[
         "lost_detail": mix["sessions_lost"][:5],
         "missing_retry_after": mix["missing_retry_after"],
         "unexpected_401": mix["unexpected_401"],
+        "same_pair_again": mix.get("same_pair_again", 0),
         "note": note,
         # Anything but 503/timeout/reset, with its times relative to the fault's start.
         "other_failures": [
@@ -180,6 +181,7 @@ def render(results: dict[str, Any]) -> str:
                     r["sessions_lost"],
                     r["missing_retry_after"],
                     r["unexpected_401"],
+                    r.get("same_pair_again", 0),
                 ]
             )
         parts.append(
@@ -195,6 +197,7 @@ def render(results: dict[str, Any]) -> str:
                     "sessions lost",
                     "503 w/o Retry-After",
                     "unexp. 401",
+                    "same pair again",
                 ],
                 rows,
             )
@@ -333,7 +336,8 @@ def _growth(samples: list[dict[str, Any]], workers: list[str]) -> str:
 
 
 def passed(results: dict[str, Any]) -> bool:
-    """The invariants: no wrong acceptance, no double rotation, logouts in force."""
+    """The invariants: no wrong acceptance, no double rotation, logouts in force, and no
+    session lost to a fault after its rotation had committed."""
     ok = True
     check = results.get("check")
     if check is None:
@@ -343,6 +347,7 @@ def passed(results: dict[str, Any]) -> bool:
     ok &= check["logouts_not_in_force"] == 0
     ok &= check["rotated_not_revoked"] == 0
     ok &= not any(k.endswith(" 200") for k in check["http_sample"])
+    ok &= check["lost_after_commit"] == 0
     for key in [k for k in results if k.startswith("faults")]:
         for row in results[key].values():
             ok &= row["wrong_acceptances"] == 0 and "500" not in row["errors"]

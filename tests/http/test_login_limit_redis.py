@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 
@@ -74,3 +75,41 @@ async def test_redis_successful_login_still_answers_200(
     client = client_from(manager, unique_ip())
     for _ in range(6):
         assert (await login(client, email, PASSWORD)).status_code == 200
+
+
+async def test_pooled_connections_the_server_closed_are_retried(
+    make_manager: MakeManager, client_from: Client, create_user: CreateUser, redis_url: str
+) -> None:
+    """After Redis drops every connection (a restart), no request fails for a stale one.
+
+    Concurrent logins open pooled connections; the server then closes them all
+    (`CLIENT KILL`, what a restart does to them); concurrent logins again must each get
+    their answer (each broken connection is replaced once), not a 503.
+    """
+    import redis.asyncio as redis
+
+    email = f"{uuid.uuid4().hex[:12]}@example.com"
+    await create_user(email)
+    name = f"am-{uuid.uuid4().hex[:12]}"
+    separator = "&" if "?" in redis_url else "?"
+    manager = make_manager(
+        rate_limit_storage_url=f"{redis_url}{separator}client_name={name}",
+        login_rate_limit="1000/minute",
+        login_account_rate_limit="1000/minute",
+    )
+    clients = [client_from(manager, unique_ip()) for _ in range(10)]
+
+    async def burst() -> list[int]:
+        answers = await asyncio.gather(*(login(c, email, PASSWORD) for c in clients))
+        return [a.status_code for a in answers]
+
+    assert await burst() == [200] * 10
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        ours = [c["id"] for c in await admin.client_list() if c.get("name") == name]
+        assert ours
+        for ident in ours:
+            await admin.client_kill_filter(_id=ident)
+    finally:
+        await admin.aclose()
+    assert await burst() == [200] * 10
