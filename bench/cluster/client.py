@@ -39,6 +39,8 @@ from typing import Any
 import httpx
 
 PASSWORD = "cluster bench password"
+#: The `application_name` of a worker's state-cache LISTEN connection (the library's).
+LISTENER_NAME = "authmanager-listener"
 TIMEOUT = httpx.Timeout(5.0)
 Clock = time.monotonic
 
@@ -349,7 +351,8 @@ async def _drop_listeners(dsn: str, silent_pid: list[int]) -> int:
     try:
         count: int = await conn.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'authmanager-state-cache'"
+            "WHERE application_name = $1",
+            LISTENER_NAME,
         )
     finally:
         await conn.close()
@@ -357,6 +360,7 @@ async def _drop_listeners(dsn: str, silent_pid: list[int]) -> int:
 
 
 async def _listeners_up(dsn: str, expected: int) -> None:
+    """Wait until the *expected* workers listen again; fail after 10 s."""
     import asyncpg
 
     deadline = Clock() + 10.0
@@ -364,14 +368,15 @@ async def _listeners_up(dsn: str, expected: int) -> None:
     try:
         while Clock() < deadline:
             have = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE application_name = 'authmanager-state-cache'"
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                LISTENER_NAME,
             )
             if have >= expected:
                 return
             await asyncio.sleep(0.05)
     finally:
         await conn.close()
+    raise RuntimeError(f"fewer than {expected} state-cache listeners after 10 s")
 
 
 async def _one_trial(
@@ -425,12 +430,22 @@ async def run_revocation(args: argparse.Namespace) -> dict[str, Any]:
         httpx.AsyncClient(base_url=urls["a"], timeout=TIMEOUT) as a,
         httpx.AsyncClient(base_url=urls["b"], timeout=TIMEOUT) as b,
     ):
+        if args.drop_listeners:
+            # A worker starts listening on its first request: the two workers these
+            # kept-alive connections reach must be listening before the first drop.
+            session = await _login(Hosts({"a": urls["a"]}), None, "a", "user0@bench")
+            assert session is not None, "login failed"
+            for client in (a, b):
+                await client.get("/me", headers=_bearer(session.access))
+            await _listeners_up(args.dsn, 2)
         for offset, kind in enumerate(args.kinds):
             email, password = f"user{args.first_user + offset}@bench", PASSWORD
             delays, stale, polls, drops, warm = [], 0, 0, 0, []
             for _ in range(args.trials):
+                dropped = 0
                 if args.drop_listeners:
-                    drops += await _drop_listeners(args.dsn, [])
+                    dropped = await _drop_listeners(args.dsn, [])
+                    drops += dropped
                 delay, accepted, count, password, warm_s = await _one_trial(
                     kind, a, b, email, password
                 )
@@ -438,8 +453,8 @@ async def run_revocation(args: argparse.Namespace) -> dict[str, Any]:
                 warm.append(warm_s)
                 stale += accepted
                 polls += count
-                if args.drop_listeners:
-                    await _listeners_up(args.dsn, args.listeners)
+                if args.drop_listeners:  # listening again before the next trial
+                    await _listeners_up(args.dsn, dropped)
             if kind == "password":  # leave the user as the mix expects it
                 session = await _login(Hosts({"a": urls["a"]}), None, "a", email, password)
                 assert session is not None
@@ -665,7 +680,6 @@ def main() -> None:
     )
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--drop-listeners", action="store_true")
-    parser.add_argument("--listeners", type=int, default=4)
     parser.add_argument("--attempts", type=int, default=12)
     parser.add_argument("--login", default="nobody@bench")
     parser.add_argument("--count", type=int, default=40)

@@ -359,4 +359,6 @@ def passed(results: dict[str, Any]) -> bool:
             ok &= kind["trials"] > 0
             if mode == "off":
                 ok &= kind["accepted_after"] == 0
+            if "LISTEN dropped" in mode:  # each trial really dropped the listeners
+                ok &= kind["listeners_dropped"] >= kind["trials"]
     return bool(ok)

@@ -256,7 +256,7 @@ def revocation_section(c: Cluster, mode: str, trials: int) -> dict[str, Any]:
     c.start_apps(AUTH_STATE_CACHE=cache)
     extra = [*c.hosts(), "--trials", str(trials), "--dsn", c.pg.dsn, "--first-user", "56"]
     if mode == "postgres-drop":
-        extra += ["--drop-listeners", "--listeners", "4"]
+        extra += ["--drop-listeners"]
     return c.client("revocation", extra=extra)  # type: ignore[no-any-return]
 
 
