@@ -8,9 +8,9 @@
   acceptance*, but for the token just rotated, whose unused successor the library gives
   again within the reuse grace (a retry after a lost answer, RFC 9700 §4.14): that
   answer must carry the very refresh token the client holds. A refresh that failed
-  (5xx or no answer) is retried with the same token (on the other host after no
-  answer, as a load balancer fails over), and a retry refused with 401 is a *session
-  lost*. Logouts and rotations are written to the run's ledger for `check`.
+  (5xx or no answer) is retried with the same token on the other host (as a load
+  balancer fails over), and a retry refused with 401 is a *session lost*. Logouts and
+  rotations are written to the run's ledger for `check`.
 - `revocation`: log in through A, warm B, revoke through A (logout, logout-all, one
   session, password change), then poll B until it refuses; the delay and the count of
   acceptances after the revocation answered.
@@ -206,7 +206,6 @@ class Mix:
     async def _refresh(self, s: Session, host: str) -> Session | None:
         """Rotate; on 5xx/no answer retry the same token; None when the session is gone."""
         first_failure: float | None = None
-        names = list(self.hosts.urls)
         for attempt in range(25):
             answer = await self.hosts.call(
                 self.tally,
@@ -244,8 +243,8 @@ class Mix:
             if first_failure is None:
                 first_failure = Clock()
             await asyncio.sleep(0.2)
-            # No answer: the other host (a load balancer's failover); a 5xx: either.
-            host = self.hosts.other(host) if answer is None else random.choice(names)
+            # The other host, as a load balancer fails over (nginx proxy_next_upstream).
+            host = self.hosts.other(host)
         return None
 
     async def _probe_rotated(self, old: Session, new: Session, host: str) -> None:

@@ -40,6 +40,9 @@ from bench.cluster.services import (
 )
 
 Clock = time.monotonic
+#: JWT_REFRESH_REUSE_GRACE_SECONDS of the apps: above the clients' retry horizon (a 5 s
+#: timeout, then a retry on the other host), as the deployment guide advises.
+GRACE_SECONDS = 10
 
 
 class Cluster:
@@ -56,6 +59,7 @@ class Cluster:
             "CLUSTER_DB_URL": self.pg.url,
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
             "AUTH_REFRESH_TOKEN_TRANSPORT": "body",
+            "JWT_REFRESH_REUSE_GRACE_SECONDS": str(GRACE_SECONDS),
             "AUTH_RATE_LIMIT_STORAGE_URL": self.redis.url,
             "AUTH_LOGIN_RATE_LIMIT": "5/15 minutes",
             "AUTH_REFRESH_RATE_LIMIT": "100000/minute",
@@ -108,6 +112,7 @@ class Cluster:
         argv = [sys.executable, "-m", module, command, *extra]
         if out is not None:
             argv += ["--out", str(out), "--ledger", str(self.ledger)]
+            argv += ["--grace", str(GRACE_SECONDS)]
         return in_ns("ctl", argv)
 
     def client(
