@@ -55,6 +55,8 @@ class Tally:
     sessions_lost: list[dict[str, Any]] = field(default_factory=list)
     missing_retry_after: int = 0
     unexpected_401: int = 0
+    #: (seconds since the mix started, op, host, the answer's body): what the 401s said.
+    unexpected_detail: list[tuple[float, str, str, str]] = field(default_factory=list)
     same_pair_again: int = 0
     latencies: list[float] = field(default_factory=list)
     requests: int = 0
@@ -68,6 +70,10 @@ class Tally:
         elif op == "me" and status == "200":
             self.latencies.append(end - start)
 
+    def unexpected(self, started: float, op: str, host: str, body: str) -> None:
+        self.unexpected_401 += 1
+        self.unexpected_detail.append((round(Clock() - started, 2), op, host, body[:160]))
+
     def result(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
         return {
@@ -78,6 +84,7 @@ class Tally:
             "sessions_lost": self.sessions_lost,
             "missing_retry_after": self.missing_retry_after,
             "unexpected_401": self.unexpected_401,
+            "unexpected_detail": self.unexpected_detail[:20],
             "same_pair_again": self.same_pair_again,
             "me_p50": statistics.median(lat) if lat else None,
             "me_p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
@@ -192,6 +199,7 @@ class Mix:
         self.hosts, self.ledger, self.deadline = hosts, ledger, deadline
         self.max_requests, self.pause, self.grace = max_requests, pause, grace
         self.tally = Tally()
+        self.started = Clock()
 
     def _running(self) -> bool:
         return Clock() < self.deadline and self.tally.requests < self.max_requests
@@ -238,7 +246,7 @@ class Mix:
                         }
                     )
                 else:
-                    self.tally.unexpected_401 += 1
+                    self.tally.unexpected(self.started, "refresh", host, answer.text)
                 return None
             if first_failure is None:
                 first_failure = Clock()
@@ -318,7 +326,7 @@ class Mix:
                     self.tally, "me", host, "GET", "/me", headers=_bearer(session.access)
                 )
                 if answer is not None and answer.status_code == 401:
-                    self.tally.unexpected_401 += 1
+                    self.tally.unexpected(self.started, "me", host, answer.text)
                     session = None
             elif roll < 0.93:
                 session = await self._refresh(session, host)

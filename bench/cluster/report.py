@@ -27,6 +27,7 @@ def fault_row(mix: dict[str, Any], start: float, end: float, note: str) -> dict[
         "lost_detail": mix["sessions_lost"][:5],
         "missing_retry_after": mix["missing_retry_after"],
         "unexpected_401": mix["unexpected_401"],
+        "unexpected_detail": mix.get("unexpected_detail", []),
         "same_pair_again": mix.get("same_pair_again", 0),
         "note": note,
         # Anything but 503/timeout/reset, with its times relative to the fault's start.
