@@ -51,6 +51,7 @@ def _results(**faults: dict[str, Any]) -> dict[str, Any]:
             "rotations": 3,
             "rotated_not_revoked": 0,
             "http_sample": {"rotated 401": 3},
+            "lost_after_commit": 0,
         },
         "faults": faults,
     }
@@ -68,6 +69,24 @@ def test_a_wrong_acceptance_or_a_500_fails_the_run() -> None:
     accepted["check"]["http_sample"] = {"rotated 200": 1}
     assert not passed(accepted)
     assert not passed({})  # no check ran
+
+
+def test_a_session_lost_after_a_commit_fails_the_run() -> None:
+    """A retry refused after its rotation had committed cost a session: the run fails."""
+    results = _results(x=fault_row(_mix([]), start=0, end=1, note=""))
+    assert passed(results)
+    results["check"]["lost_after_commit"] = 1
+    assert not passed(results)
+
+
+def test_listen_dropped_trials_must_really_drop() -> None:
+    """A LISTEN-dropped row whose trials dropped nothing measured nothing: the run fails."""
+    row = {"trials": 5, "accepted_after": 0, "listeners_dropped": 10}
+    results = _results(x=fault_row(_mix([]), start=0, end=1, note=""))
+    results["revocation"] = {"postgres, LISTEN dropped": {"logout": row}}
+    assert passed(results)
+    row["listeners_dropped"] = 0
+    assert not passed(results)
 
 
 def test_render_prints_every_section_it_has() -> None:
